@@ -1,0 +1,131 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Durable queue throughput: append (FsyncPolicy::Never, so this measures framing, CRC and the
+//! write syscall into the page cache) and read + commit, for small (200 B) and large (16 KiB)
+//! records. Byte throughput is payload bytes; records/s = bytes/s divided by the record size.
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use solder_core::queue::{FsyncPolicy, Queue, QueueOptions};
+
+const SIZES: [(&str, usize); 2] = [("200B", 200), ("16KiB", 16 << 10)];
+/// Data appended between reclaiming passes, so a long measurement does not fill the disk.
+const RECLAIM_EVERY_BYTES: usize = 64 << 20;
+
+fn open_queue(dir: &std::path::Path) -> Queue {
+    let (queue, _) = Queue::open(
+        dir,
+        QueueOptions {
+            max_bytes: 1 << 40,
+            segment_bytes: 64 << 20,
+            fsync: FsyncPolicy::Never,
+        },
+    )
+    .unwrap();
+    queue
+}
+
+fn record(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + 3) as u8).collect()
+}
+
+fn bench_append(c: &mut Criterion) {
+    let mut group = c.benchmark_group("queue/append");
+    for (name, len) in SIZES {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = open_queue(dir.path());
+        let payload = record(len);
+        let per_pass = (RECLAIM_EVERY_BYTES / len) as u64;
+        group.throughput(Throughput::Bytes(len as u64));
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter_custom(|iters| {
+                let mut measured = Duration::ZERO;
+                let mut done = 0;
+                while done < iters {
+                    let n = per_pass.min(iters - done);
+                    let start = Instant::now();
+                    for _ in 0..n {
+                        queue.append(&payload).unwrap();
+                    }
+                    measured += start.elapsed();
+                    // not measured: free the disk again
+                    queue.drop_oldest(u64::MAX).unwrap();
+                    done += n;
+                }
+                measured
+            });
+        });
+    }
+    group.finish();
+}
+
+/// `append_batch` of 100 small records per call: what a writer that queues a whole push
+/// request (or scrape) gets per record.
+fn bench_append_batch(c: &mut Criterion) {
+    const PER_CALL: usize = 100;
+    let mut group = c.benchmark_group("queue/append_batch100");
+    let (name, len) = SIZES[0];
+    let dir = tempfile::tempdir().unwrap();
+    let queue = open_queue(dir.path());
+    let payloads: Vec<Vec<u8>> = (0..PER_CALL).map(|_| record(len)).collect();
+    let per_pass = (RECLAIM_EVERY_BYTES / (len * PER_CALL)) as u64;
+    group.throughput(Throughput::Bytes((len * PER_CALL) as u64));
+    group.bench_function(BenchmarkId::from_parameter(name), |b| {
+        b.iter_custom(|iters| {
+            let mut measured = Duration::ZERO;
+            let mut done = 0;
+            while done < iters {
+                let n = per_pass.min(iters - done);
+                let start = Instant::now();
+                for _ in 0..n {
+                    queue.append_batch(&payloads).unwrap();
+                }
+                measured += start.elapsed();
+                queue.drop_oldest(u64::MAX).unwrap();
+                done += n;
+            }
+            measured
+        });
+    });
+    group.finish();
+}
+
+fn bench_read_commit(c: &mut Criterion) {
+    let mut group = c.benchmark_group("queue/read_commit");
+    for (name, len) in SIZES {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = open_queue(dir.path());
+        let payload = record(len);
+        let per_pass = (RECLAIM_EVERY_BYTES / len) as u64;
+        group.throughput(Throughput::Bytes(len as u64));
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter_custom(|iters| {
+                let mut measured = Duration::ZERO;
+                let mut done = 0;
+                while done < iters {
+                    let n = per_pass.min(iters - done);
+                    // not measured: the data to consume
+                    for _ in 0..n {
+                        queue.append(&payload).unwrap();
+                    }
+                    let start = Instant::now();
+                    let mut got = 0;
+                    while got < n {
+                        // batches as a remote-write sender would take them
+                        let batch = queue.read_batch(2000, 1 << 20).unwrap();
+                        let (last, _) = batch.last().expect("records were appended");
+                        queue.commit(*last).unwrap();
+                        got += batch.len() as u64;
+                    }
+                    measured += start.elapsed();
+                    done += n;
+                }
+                measured
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_append, bench_append_batch, bench_read_commit);
+criterion_main!(benches);

@@ -1,0 +1,1 @@
+//! Shared helpers for the benchmarks (criterion benches live in `benches/benches/`).

@@ -1,0 +1,18 @@
+//! The component contract every component compiles against: the component trait and its
+//! options, health, component HTTP handlers, the signal handles and `ConsumeError`, the relabel
+//! engine and the durable queue. No HTTP server, tonic or kube here (ARCHITECTURE.md invariants).
+
+pub mod component;
+pub mod consume;
+pub mod health;
+pub mod http;
+pub mod queue;
+pub mod relabel;
+pub mod signals;
+
+pub use component::{
+    AnyArgs, BoxFuture, Component, ComponentBuilder, ComponentError, ComponentOptions, ExportSink,
+    HostInfo, Registry, Stability, Typed, TypedComponent,
+};
+pub use consume::ConsumeError;
+pub use health::{Health, HealthKind, HealthReporter};

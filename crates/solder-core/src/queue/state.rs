@@ -1,0 +1,720 @@
+//! The mutable queue state behind the lock: segment list, cursors, pending counters, and the
+//! operations on them (append, read, commit, drop).
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::cursor::CursorWriter;
+use super::format::{
+    decode_frame_header, encode_frame, encode_segment_header, frame_crc, segment_file_name,
+    FRAME_HEADER_LEN, SEGMENT_HEADER_LEN,
+};
+use super::{io_err, DropReport, FsyncPolicy, QueueError, QueueOptions, QueueStats, Seq};
+
+/// Smallest read issued by `read_batch`; small batches still read ahead this much so that
+/// 200-byte records are not fetched one syscall at a time.
+const MIN_READ_CHUNK: u64 = 64 << 10;
+/// A frame buffer grown by one huge record is released afterwards instead of being kept.
+const FRAME_BUF_KEEP: usize = 4 << 20;
+/// A batch append issues one write per this many bytes (and per segment), bounding the buffer.
+const WRITE_GROUP_BYTES: usize = 1 << 20;
+
+/// One segment file as far as valid data goes.
+#[derive(Debug, Clone)]
+pub(super) struct Segment {
+    /// Unique per file created or opened (a replaced file keeps its name but not its id), so
+    /// a cached read handle is never used on the wrong file.
+    pub id: u64,
+    pub first_seq: Seq,
+    /// Valid records in the file, starting at `first_seq`.
+    pub records: u64,
+    /// Header plus valid records, in bytes. Bytes after it (discarded corruption) are ignored.
+    pub len: u64,
+}
+
+/// A position between records: byte `offset` inside the segment starting at `seg_first`, where
+/// the record with sequence `seq` starts (or would start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Pos {
+    pub seg_first: Seq,
+    pub offset: u64,
+    pub seq: Seq,
+}
+
+impl Pos {
+    pub fn start_of(seg_first: Seq) -> Pos {
+        Pos {
+            seg_first,
+            offset: SEGMENT_HEADER_LEN,
+            seq: seg_first,
+        }
+    }
+
+    fn key(self) -> (Seq, u64) {
+        (self.seg_first, self.offset)
+    }
+}
+
+/// A record handed out by `read_batch` and not yet committed; remembers where the
+/// acknowledgement cursor goes once it is committed.
+#[derive(Debug)]
+struct InFlight {
+    seq: Seq,
+    frame_len: u64,
+    after: Pos,
+}
+
+pub(super) struct State {
+    pub dir: PathBuf,
+    pub opts: QueueOptions,
+    /// Oldest first; never empty; the last one is the append target.
+    pub segments: VecDeque<Segment>,
+    /// Append handle of the last segment. Shared so the interval fsync can run unlocked.
+    pub active: Arc<File>,
+    /// Set when the last segment must not receive more data (failed write that could not be
+    /// rolled back, or corruption found in it): the next append starts a new segment.
+    pub active_sealed: bool,
+    pub next_seq: Seq,
+    /// Acknowledgement cursor: everything before it is committed (persisted in `cursor`).
+    pub ack: Pos,
+    /// Read cursor: everything before it has been handed out by `read_batch`.
+    pub read: Pos,
+    in_flight: VecDeque<InFlight>,
+    /// Framed bytes and count of records at or after `ack`.
+    pub pending_bytes: u64,
+    pub pending_records: u64,
+    cursor: CursorWriter,
+    frame_buf: Vec<u8>,
+    /// Data written since the last fsync (only tracked for `FsyncPolicy::Interval`).
+    pub dirty: bool,
+}
+
+impl State {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        dir: PathBuf,
+        opts: QueueOptions,
+        segments: VecDeque<Segment>,
+        active: File,
+        cursor: CursorWriter,
+        next_seq: Seq,
+        ack: Pos,
+        pending_bytes: u64,
+        pending_records: u64,
+    ) -> State {
+        State {
+            dir,
+            opts,
+            segments,
+            active: Arc::new(active),
+            active_sealed: false,
+            next_seq,
+            ack,
+            read: ack,
+            in_flight: VecDeque::new(),
+            pending_bytes,
+            pending_records,
+            cursor,
+            frame_buf: Vec::new(),
+            dirty: false,
+        }
+    }
+
+    pub fn segment_path(&self, first_seq: Seq) -> PathBuf {
+        self.dir.join(segment_file_name(first_seq))
+    }
+
+    fn index_of(&self, first_seq: Seq) -> Option<usize> {
+        self.segments
+            .binary_search_by_key(&first_seq, |s| s.first_seq)
+            .ok()
+    }
+
+    fn last_index(&self) -> usize {
+        self.segments.len().saturating_sub(1)
+    }
+
+    /// Moves a position sitting at the end of a finished segment to the start of the next one,
+    /// so positions compare and resolve uniquely.
+    fn normalize(&self, mut pos: Pos) -> Pos {
+        loop {
+            let Some(idx) = self.index_of(pos.seg_first) else {
+                // The segment is gone (only possible for a position behind `ack`): the oldest
+                // remaining data is the next thing there is.
+                return self
+                    .segments
+                    .front()
+                    .map_or(pos, |s| Pos::start_of(s.first_seq));
+            };
+            if pos.offset >= self.segments[idx].len && idx + 1 < self.segments.len() {
+                pos = Pos::start_of(self.segments[idx + 1].first_seq);
+            } else {
+                return pos;
+            }
+        }
+    }
+
+    pub fn unread_records(&self) -> u64 {
+        self.pending_records
+            .saturating_sub(self.in_flight.len() as u64)
+    }
+
+    // ---- append -------------------------------------------------------------------------
+
+    /// Checks the bound for a frame of `frame_len` bytes.
+    pub fn check_room(&self, frame_len: u64) -> Result<(), QueueError> {
+        if self.pending_bytes.saturating_add(frame_len) > self.opts.max_bytes {
+            return Err(QueueError::Full {
+                pending_bytes: self.pending_bytes,
+                needed: frame_len,
+                max_bytes: self.opts.max_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes records (the bound has already been checked) and returns the sequence of the
+    /// first; the others follow consecutively.
+    ///
+    /// Frames are gathered into one buffer and written with one call per segment touched (and
+    /// per `WRITE_GROUP_BYTES`): once a call returns, its records are in the OS page cache and
+    /// survive the death of this process. If a write fails, the records of earlier calls stay
+    /// (they will be delivered), the failed call is rolled back, and the error is returned.
+    pub fn write_records<P: AsRef<[u8]>>(&mut self, payloads: &[P]) -> Result<Seq, QueueError> {
+        let first_seq = self.next_seq;
+        let mut next = 0;
+        while next < payloads.len() {
+            let first_frame = FRAME_HEADER_LEN + payloads[next].as_ref().len() as u64;
+            let last = self.last_index();
+            let active_len = self.segments[last].len;
+            let has_records = active_len > SEGMENT_HEADER_LEN;
+            if self.active_sealed
+                || (has_records && active_len + first_frame > self.opts.segment_bytes)
+            {
+                self.roll()?;
+            }
+            let last = self.last_index();
+            let start_len = self.segments[last].len;
+
+            // The group: at least one record, then as many as fit in the segment.
+            self.frame_buf.clear();
+            let mut group_len = start_len;
+            let mut group_records = 0u64;
+            for payload in &payloads[next..] {
+                let payload = payload.as_ref();
+                let frame_len = FRAME_HEADER_LEN + payload.len() as u64;
+                if group_records > 0
+                    && (group_len + frame_len > self.opts.segment_bytes
+                        || self.frame_buf.len() >= WRITE_GROUP_BYTES)
+                {
+                    break;
+                }
+                encode_frame(&mut self.frame_buf, payload);
+                group_len += frame_len;
+                group_records += 1;
+            }
+            let written = (&*self.active).write_all(&self.frame_buf);
+            if self.frame_buf.capacity() > FRAME_BUF_KEEP {
+                self.frame_buf = Vec::new();
+            }
+            let seg_first = self.segments[last].first_seq;
+            if let Err(source) = written {
+                // Undo a partial write so the segment stays a clean sequence of frames; if
+                // even that fails, never append to this file again.
+                if self.active.set_len(start_len).is_err() {
+                    self.active_sealed = true;
+                }
+                return Err(QueueError::Io {
+                    op: "append to segment",
+                    path: self.segment_path(seg_first),
+                    source,
+                });
+            }
+            let seg = &mut self.segments[last];
+            seg.len = group_len;
+            seg.records += group_records;
+            self.next_seq += group_records;
+            self.pending_bytes += group_len - start_len;
+            self.pending_records += group_records;
+            next += group_records as usize;
+            match self.opts.fsync {
+                FsyncPolicy::Never => {}
+                FsyncPolicy::Interval(_) => self.dirty = true,
+                FsyncPolicy::Always => {
+                    self.active.sync_data().map_err(|source| QueueError::Io {
+                        op: "fsync segment",
+                        path: self.segment_path(seg_first),
+                        source,
+                    })?;
+                }
+            }
+        }
+        Ok(first_seq)
+    }
+
+    /// Closes the current segment and starts a new one at `next_seq`.
+    fn roll(&mut self) -> Result<(), QueueError> {
+        let last = self.last_index();
+        if self.opts.fsync != FsyncPolicy::Never {
+            let path = self.segment_path(self.segments[last].first_seq);
+            self.active
+                .sync_data()
+                .map_err(io_err("fsync segment", &path))?;
+            self.dirty = false;
+        }
+        let first_seq = self.next_seq;
+        let replaces_last = self.segments[last].first_seq == first_seq;
+        if replaces_last {
+            // A sealed segment without records would share the new segment's name; it holds
+            // nothing, so it is simply replaced.
+            let path = self.segment_path(first_seq);
+            remove_file_if_exists(&path).map_err(io_err("remove segment", &path))?;
+        }
+        // On failure the (sealed) entry stays, so the list is never empty and the next append
+        // tries again.
+        let file = create_segment(&self.dir, first_seq, self.opts.fsync)?;
+        if replaces_last {
+            self.segments.pop_back();
+        }
+        self.segments.push_back(Segment {
+            id: new_segment_id(),
+            first_seq,
+            records: 0,
+            len: SEGMENT_HEADER_LEN,
+        });
+        self.active = Arc::new(file);
+        self.active_sealed = false;
+        Ok(())
+    }
+
+    // ---- read ---------------------------------------------------------------------------
+
+    /// What the next chunk of a batch should be, or `None` when the reader has caught up.
+    /// The file is then read without holding the state lock (see `Queue::read_batch`).
+    pub fn plan_read(&mut self, batch: &Batch) -> Option<ReadPlan> {
+        if batch.is_full() {
+            return None;
+        }
+        self.read = self.normalize(self.read);
+        let idx = self.index_of(self.read.seg_first)?;
+        let seg = &self.segments[idx];
+        if self.read.offset >= seg.len {
+            return None; // caught up with the writer
+        }
+        let avail = seg.len - self.read.offset;
+        let budget = batch.max_bytes.saturating_sub(batch.payload_bytes);
+        Some(ReadPlan {
+            pos: self.read,
+            seg_id: seg.id,
+            path: self.segment_path(seg.first_seq),
+            want: avail.min(budget.saturating_add(FRAME_HEADER_LEN).max(MIN_READ_CHUNK)),
+        })
+    }
+
+    /// Takes the records of a chunk read according to `plan`, unless the read cursor moved in
+    /// the meantime (rewind, drop) — then the chunk is stale and the caller plans again.
+    pub fn apply_chunk(
+        &mut self,
+        plan: &ReadPlan,
+        chunk: &Bytes,
+        batch: &mut Batch,
+        stats: &QueueStats,
+    ) -> ChunkEnd {
+        let idx = match self.index_of(plan.pos.seg_first) {
+            Some(idx) if self.read == plan.pos && self.segments[idx].id == plan.seg_id => idx,
+            _ => return ChunkEnd::Stale,
+        };
+        self.parse_chunk(idx, chunk, batch, stats)
+    }
+
+    /// Takes frames from `chunk` (which starts at the read cursor of segment `idx`).
+    fn parse_chunk(
+        &mut self,
+        idx: usize,
+        chunk: &Bytes,
+        batch: &mut Batch,
+        stats: &QueueStats,
+    ) -> ChunkEnd {
+        let seg_len = self.segments[idx].len;
+        let mut off = 0usize;
+        while !batch.is_full() {
+            let seg_left = seg_len - self.read.offset;
+            if seg_left == 0 {
+                break;
+            }
+            if seg_left < FRAME_HEADER_LEN {
+                self.discard_tail(idx, self.read, stats);
+                break;
+            }
+            if chunk.len() - off < FRAME_HEADER_LEN as usize {
+                break;
+            }
+            let mut header = [0u8; FRAME_HEADER_LEN as usize];
+            header.copy_from_slice(&chunk[off..off + FRAME_HEADER_LEN as usize]);
+            let (len, stored_crc) = decode_frame_header(header);
+            let frame_len = FRAME_HEADER_LEN + u64::from(len);
+            if frame_len > seg_left {
+                self.discard_tail(idx, self.read, stats);
+                break;
+            }
+            if (off as u64) + frame_len > chunk.len() as u64 {
+                if off == 0 {
+                    return ChunkEnd::NeedWholeFrame(frame_len);
+                }
+                break;
+            }
+            let start = off + FRAME_HEADER_LEN as usize;
+            let end = off + frame_len as usize;
+            let payload = chunk.slice(start..end);
+            if frame_crc(&payload) != stored_crc {
+                self.discard_tail(idx, self.read, stats);
+                break;
+            }
+            let seq = self.read.seq;
+            self.read = Pos {
+                seg_first: self.read.seg_first,
+                offset: self.read.offset + frame_len,
+                seq: seq + 1,
+            };
+            self.in_flight.push_back(InFlight {
+                seq,
+                frame_len,
+                after: self.read,
+            });
+            batch.payload_bytes += u64::from(len);
+            batch.out.push((seq, payload));
+            off = end;
+        }
+        ChunkEnd::Done
+    }
+
+    /// Gives up on the rest of segment `idx` from `at` on: a record there failed its CRC (or
+    /// its length runs past the data), and without a trustworthy length nothing after it can
+    /// be framed. The records are counted as lost; reading resumes at the next segment.
+    fn discard_tail(&mut self, idx: usize, at: Pos, stats: &QueueStats) {
+        let is_last = idx == self.last_index();
+        let seg = &mut self.segments[idx];
+        let lost_bytes = seg.len.saturating_sub(at.offset);
+        let lost_records = (seg.first_seq + seg.records).saturating_sub(at.seq);
+        seg.len = at.offset;
+        seg.records = at.seq.saturating_sub(seg.first_seq);
+        let first_seq = seg.first_seq;
+        self.pending_bytes = self.pending_bytes.saturating_sub(lost_bytes);
+        self.pending_records = self.pending_records.saturating_sub(lost_records);
+        stats
+            .corrupt_records
+            .fetch_add(lost_records, Ordering::Relaxed);
+        stats.corrupt_bytes.fetch_add(lost_bytes, Ordering::Relaxed);
+        if is_last {
+            self.active_sealed = true;
+        }
+        tracing::warn!(
+            segment = %self.segment_path(first_seq).display(),
+            offset = at.offset,
+            lost_records,
+            lost_bytes,
+            "durable queue: corrupt record, skipping the rest of the segment"
+        );
+    }
+
+    /// Forgets what was read but not committed, so the next `read_batch` starts again at the
+    /// acknowledgement cursor.
+    pub fn rewind(&mut self) {
+        self.in_flight.clear();
+        self.read = self.ack;
+    }
+
+    // ---- acknowledge / drop --------------------------------------------------------------
+
+    /// Acknowledges every record up to and including `seq`. Returns how many records that was.
+    pub fn commit(&mut self, seq: Seq) -> Result<u64, QueueError> {
+        if seq < self.ack.seq {
+            return Ok(0);
+        }
+        if seq >= self.read.seq {
+            return Err(QueueError::CommitBeyondRead {
+                seq,
+                read_next: self.read.seq,
+            });
+        }
+        let mut records = 0u64;
+        let mut bytes = 0u64;
+        while let Some(front) = self.in_flight.front() {
+            if front.seq > seq {
+                break;
+            }
+            records += 1;
+            bytes += front.frame_len;
+            self.ack = front.after;
+            self.in_flight.pop_front();
+        }
+        if records == 0 {
+            return Ok(0);
+        }
+        self.pending_bytes = self.pending_bytes.saturating_sub(bytes);
+        self.pending_records = self.pending_records.saturating_sub(records);
+        self.settle_ack()?;
+        Ok(records)
+    }
+
+    /// Discards the oldest unacknowledged records until at least `bytes` framed bytes are freed
+    /// (or nothing is left).
+    pub fn drop_oldest(
+        &mut self,
+        bytes: u64,
+        stats: &QueueStats,
+    ) -> Result<DropReport, QueueError> {
+        let mut dropped = DropReport::default();
+        while dropped.bytes < bytes && self.pending_records > 0 {
+            self.ack = self.normalize(self.ack);
+            let Some(idx) = self.index_of(self.ack.seg_first) else {
+                break;
+            };
+            let seg = &self.segments[idx];
+            let left = seg.len.saturating_sub(self.ack.offset);
+            if left == 0 {
+                break;
+            }
+            let is_last = idx == self.last_index();
+            if !is_last && left <= bytes - dropped.bytes {
+                // The whole rest of a finished segment goes: no need to walk its frames.
+                dropped.records += (seg.first_seq + seg.records).saturating_sub(self.ack.seq);
+                dropped.bytes += left;
+                self.ack = Pos::start_of(self.segments[idx + 1].first_seq);
+                continue;
+            }
+            if left < FRAME_HEADER_LEN {
+                self.discard_tail(idx, self.ack, stats);
+                continue;
+            }
+            let header_bytes = read_exact_at(
+                &mut File::open(self.segment_path(self.ack.seg_first)).map_err(io_err(
+                    "open segment",
+                    &self.segment_path(self.ack.seg_first),
+                ))?,
+                &self.segment_path(self.ack.seg_first),
+                self.ack.offset,
+                FRAME_HEADER_LEN,
+            )?;
+            let mut header = [0u8; FRAME_HEADER_LEN as usize];
+            header.copy_from_slice(&header_bytes);
+            let (len, _) = decode_frame_header(header);
+            let frame_len = FRAME_HEADER_LEN + u64::from(len);
+            if frame_len > left {
+                self.discard_tail(idx, self.ack, stats);
+                continue;
+            }
+            dropped.records += 1;
+            dropped.bytes += frame_len;
+            self.ack = Pos {
+                seg_first: self.ack.seg_first,
+                offset: self.ack.offset + frame_len,
+                seq: self.ack.seq + 1,
+            };
+        }
+        if dropped.records == 0 {
+            return Ok(dropped);
+        }
+        self.pending_bytes = self.pending_bytes.saturating_sub(dropped.bytes);
+        self.pending_records = self.pending_records.saturating_sub(dropped.records);
+        while self.in_flight.front().is_some_and(|f| f.seq < self.ack.seq) {
+            self.in_flight.pop_front();
+        }
+        if self.read.key() < self.ack.key() {
+            self.read = self.ack;
+        }
+        stats
+            .dropped_records
+            .fetch_add(dropped.records, Ordering::Relaxed);
+        stats
+            .dropped_bytes
+            .fetch_add(dropped.bytes, Ordering::Relaxed);
+        self.settle_ack()?;
+        Ok(dropped)
+    }
+
+    /// After the acknowledgement cursor moved: persist it, then delete the segments entirely
+    /// behind it. In that order, so a crash in between leaves segments the cursor already
+    /// skips rather than a cursor pointing into deleted data.
+    fn settle_ack(&mut self) -> Result<(), QueueError> {
+        self.ack = self.normalize(self.ack);
+        if self.read.key() < self.ack.key() {
+            self.read = self.ack;
+        }
+        self.persist_cursor()?;
+        while self.segments.len() > 1 && self.segments[0].first_seq < self.ack.seg_first {
+            let first_seq = self.segments[0].first_seq;
+            let path = self.segment_path(first_seq);
+            if let Err(err) = remove_file_if_exists(&path) {
+                // Harmless for correctness (the cursor is past it and reopening deletes it),
+                // but the disk space stays in use.
+                tracing::warn!(segment = %path.display(), %err, "durable queue: cannot delete acknowledged segment");
+            }
+            self.segments.pop_front();
+        }
+        Ok(())
+    }
+
+    /// Writes the acknowledgement cursor (see `cursor` for why this is crash-safe).
+    pub fn persist_cursor(&mut self) -> Result<(), QueueError> {
+        self.cursor.store(self.ack.seq)
+    }
+
+    pub fn sync_cursor(&self) -> Result<(), QueueError> {
+        self.cursor.sync()
+    }
+
+    /// Flushes the append segment to stable storage.
+    pub fn sync_active(&mut self) -> Result<(), QueueError> {
+        let last = self.last_index();
+        let path = self.segment_path(self.segments[last].first_seq);
+        self.active
+            .sync_data()
+            .map_err(io_err("fsync segment", &path))?;
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        if self.dirty {
+            // Best effort: an interval policy promises a bounded window, closing ends it.
+            let _ = self.active.sync_data();
+        }
+    }
+}
+
+/// Records collected by one `read_batch` call.
+pub(super) struct Batch {
+    pub out: Vec<(Seq, Bytes)>,
+    payload_bytes: u64,
+    max_records: usize,
+    max_bytes: u64,
+}
+
+impl Batch {
+    pub fn new(max_records: usize, max_bytes: u64) -> Batch {
+        Batch {
+            out: Vec::new(),
+            payload_bytes: 0,
+            max_records,
+            max_bytes,
+        }
+    }
+
+    /// Full once either limit is reached; an empty batch always takes one record so that a
+    /// record larger than `max_bytes` still gets through.
+    fn is_full(&self) -> bool {
+        self.out.len() >= self.max_records
+            || (!self.out.is_empty() && self.payload_bytes >= self.max_bytes)
+    }
+}
+
+pub(super) enum ChunkEnd {
+    Done,
+    /// The first frame of the chunk is larger than the chunk: read it whole.
+    NeedWholeFrame(u64),
+    /// The read cursor moved while the chunk was read: plan again.
+    Stale,
+}
+
+/// Which bytes the next read of a batch takes.
+pub(super) struct ReadPlan {
+    pos: Pos,
+    seg_id: u64,
+    path: PathBuf,
+    pub want: u64,
+}
+
+/// The read side's file handle, kept across batches (outside the state lock).
+#[derive(Default)]
+pub(super) struct SegmentReader {
+    cached: Option<(u64, File)>,
+}
+
+impl SegmentReader {
+    pub fn read(&mut self, plan: &ReadPlan) -> Result<Bytes, QueueError> {
+        let file = match &mut self.cached {
+            Some((id, file)) if *id == plan.seg_id => file,
+            slot => {
+                let file = File::open(&plan.path).map_err(io_err("open segment", &plan.path))?;
+                &mut slot.insert((plan.seg_id, file)).1
+            }
+        };
+        read_exact_at(file, &plan.path, plan.pos.offset, plan.want)
+    }
+}
+
+/// Reads exactly `len` bytes at `offset` into one shared buffer.
+fn read_exact_at(file: &mut File, path: &Path, offset: u64, len: u64) -> Result<Bytes, QueueError> {
+    let mut buf = Vec::with_capacity(len as usize);
+    let got = file
+        .seek(SeekFrom::Start(offset))
+        .and_then(|_| Read::by_ref(file).take(len).read_to_end(&mut buf))
+        .map_err(io_err("read segment", path))?;
+    if (got as u64) < len {
+        return Err(QueueError::Io {
+            op: "read segment",
+            path: path.to_path_buf(),
+            source: io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "segment file is shorter than the data written to it",
+            ),
+        });
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// A process-wide unique id for a segment file (see `Segment::id`).
+pub(super) fn new_segment_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+pub(super) fn remove_file_if_exists(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
+}
+
+/// Creates segment `first_seq` with its header, ready for appending.
+pub(super) fn create_segment(
+    dir: &Path,
+    first_seq: Seq,
+    fsync: FsyncPolicy,
+) -> Result<File, QueueError> {
+    let path = dir.join(segment_file_name(first_seq));
+    let mut file = OpenOptions::new()
+        .append(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(io_err("create segment", &path))?;
+    file.write_all(&encode_segment_header(first_seq))
+        .map_err(io_err("write segment header", &path))?;
+    if fsync != FsyncPolicy::Never {
+        file.sync_all().map_err(io_err("fsync segment", &path))?;
+        sync_dir(dir)?;
+    }
+    Ok(file)
+}
+
+/// Makes file creations and deletions in `dir` durable.
+pub(super) fn sync_dir(dir: &Path) -> Result<(), QueueError> {
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err("fsync directory", dir))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! Sample values and timestamps.
+//!
+//! Values follow what Prometheus accepts (Go's `strconv.ParseFloat` minus hex floats and digit
+//! separators): decimal and exponent forms plus case-insensitive `NaN`, `Inf`, `Infinity` with an
+//! optional sign. Most exposition values are short decimals, so a Clinger-style fast path handles
+//! them exactly (mantissa ≤ 2^53, power of ten ≤ 22 — both operands exact, one correctly rounded
+//! IEEE operation); everything else falls back to the standard library's correct parser.
+
+/// Bit pattern of the NaN Prometheus stores for a scraped `NaN` (`value.NormalNaN`). Every parsed
+/// NaN is normalised to it so it can never be mistaken for the staleness marker NaN.
+pub const NORMAL_NAN_BITS: u64 = 0x7ff8_0000_0000_0001;
+
+const MAX_EXACT_MANTISSA: u64 = 1 << 53;
+
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Parses a sample value; `None` when it is not a number Prometheus would accept.
+pub(crate) fn parse_value(s: &str) -> Option<f64> {
+    let v = match fast_decimal(s.as_bytes()) {
+        Some(v) => v,
+        None => slow_float(s)?,
+    };
+    if v.is_nan() {
+        return Some(f64::from_bits(NORMAL_NAN_BITS));
+    }
+    Some(v)
+}
+
+/// Exact for plain decimals whose digits fit 2^53 and whose decimal exponent is within ±22.
+#[inline]
+fn fast_decimal(b: &[u8]) -> Option<f64> {
+    let (neg, mut i) = match b.first() {
+        Some(b'-') => (true, 1),
+        Some(b'+') => (false, 1),
+        _ => (false, 0),
+    };
+    let mut mant: u64 = 0;
+    let mut exp: i32 = 0;
+    let mut any_digit = false;
+    while i < b.len() && b[i].is_ascii_digit() {
+        mant = mant * 10 + u64::from(b[i] - b'0');
+        if mant > MAX_EXACT_MANTISSA {
+            return None;
+        }
+        any_digit = true;
+        i += 1;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        while i < b.len() && b[i].is_ascii_digit() {
+            mant = mant * 10 + u64::from(b[i] - b'0');
+            if mant > MAX_EXACT_MANTISSA {
+                return None;
+            }
+            exp -= 1;
+            any_digit = true;
+            i += 1;
+        }
+    }
+    if !any_digit {
+        return None;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        let eneg = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = i;
+        let mut e: i32 = 0;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if e > 10_000 {
+                return None;
+            }
+            e = e * 10 + i32::from(b[i] - b'0');
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        exp += if eneg { -e } else { e };
+    }
+    if i != b.len() {
+        return None;
+    }
+    // `mant` ≤ 2^53 converts exactly.
+    #[allow(clippy::cast_precision_loss)]
+    let m = mant as f64;
+    let v = if exp == 0 {
+        m
+    } else if (1..=22).contains(&exp) {
+        m * POW10[exp as usize]
+    } else if (-22..0).contains(&exp) {
+        m / POW10[(-exp) as usize]
+    } else if mant == 0 {
+        0.0
+    } else {
+        return None;
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// The standard library parser, with Go's out-of-range rule: a finite literal too large for f64
+/// is an error rather than ±Inf.
+#[cold]
+fn slow_float(s: &str) -> Option<f64> {
+    // Rust, like Prometheus, rejects `_` separators and hex floats, and both accept the same
+    // case-insensitive `inf`/`infinity`/`nan` spellings, so only the range rule needs adding.
+    let v: f64 = s.parse().ok()?;
+    if v.is_infinite() && !s.bytes().any(|c| c == b'i' || c == b'I') {
+        return None;
+    }
+    Some(v)
+}
+
+/// Text 0.0.4 timestamp: decimal digits only (no sign), milliseconds, must fit i64.
+pub(crate) fn parse_prom_timestamp(b: &[u8]) -> Option<i64> {
+    if b.is_empty() {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(i64::from(c - b'0'))?;
+    }
+    Some(v)
+}
+
+/// OpenMetrics timestamp: seconds as a float, converted to milliseconds truncating toward zero
+/// (what Prometheus does). Plain `[-]digits[.digits]` is converted exactly from the decimal text,
+/// which avoids the off-by-one a binary `ts * 1000` can produce.
+pub(crate) fn parse_om_timestamp(s: &str) -> Option<i64> {
+    exact_seconds_to_ms(s.as_bytes()).or_else(|| {
+        let v = parse_value(s)?;
+        if !v.is_finite() {
+            return None;
+        }
+        let ms = (v * 1000.0).trunc();
+        // Anything outside i64 range has no meaningful millisecond timestamp.
+        #[allow(clippy::cast_precision_loss)]
+        if ms >= i64::MAX as f64 || ms < i64::MIN as f64 {
+            return None;
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        Some(ms as i64)
+    })
+}
+
+fn exact_seconds_to_ms(b: &[u8]) -> Option<i64> {
+    let (neg, mut i) = match b.first() {
+        Some(b'-') => (true, 1),
+        Some(b'+') => (false, 1),
+        _ => (false, 0),
+    };
+    let start = i;
+    let mut secs: i64 = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        secs = secs.checked_mul(10)?.checked_add(i64::from(b[i] - b'0'))?;
+        i += 1;
+    }
+    if i == start {
+        return None;
+    }
+    let mut millis: i64 = 0;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let mut place = 100;
+        while i < b.len() && b[i].is_ascii_digit() {
+            millis += place * i64::from(b[i] - b'0');
+            place /= 10;
+            i += 1;
+        }
+    }
+    if i != b.len() {
+        return None;
+    }
+    let ms = secs.checked_mul(1000)?.checked_add(millis)?;
+    Some(if neg { -ms } else { ms })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_path_agrees_with_std() {
+        let cases = [
+            "0",
+            "1",
+            "-1",
+            "+1",
+            "1.5",
+            "4.9351e-05",
+            "7.424100000000001e-05",
+            "1e3",
+            "1E-3",
+            "123456789012345",
+            "9007199254740992",
+            "0.1",
+            "0.3",
+            "-0",
+            ".5",
+            "5.",
+            "1e22",
+            "1e-22",
+            "3.14159",
+            "0.000001",
+            "2.5e+10",
+            "1e0",
+            "0e400",
+        ];
+        for c in cases {
+            let want: f64 = c.parse().unwrap();
+            let got = parse_value(c).unwrap();
+            assert_eq!(got.to_bits(), want.to_bits(), "{c}");
+        }
+    }
+
+    #[test]
+    fn slow_path_and_specials() {
+        assert_eq!(parse_value("9007199254740993"), Some(9007199254740993f64));
+        assert_eq!(parse_value("1e23"), Some(1e23));
+        assert_eq!(parse_value("+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_value("-Inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_value("inf"), Some(f64::INFINITY));
+        assert_eq!(parse_value("NaN").map(f64::to_bits), Some(NORMAL_NAN_BITS));
+        assert_eq!(parse_value("nan").map(f64::to_bits), Some(NORMAL_NAN_BITS));
+    }
+
+    #[test]
+    fn rejects_what_prometheus_rejects() {
+        for c in [
+            "", "-", ".", "e5", "1e", "1_2", "0x1p-3", "0x10", "true", "1z", "1 ", "1e400",
+            "-1e400", "1..2", "++1",
+        ] {
+            assert_eq!(parse_value(c), None, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn prom_timestamps() {
+        assert_eq!(parse_prom_timestamp(b"123123"), Some(123123));
+        assert_eq!(parse_prom_timestamp(b"-5"), None);
+        assert_eq!(parse_prom_timestamp(b""), None);
+        assert_eq!(parse_prom_timestamp(b"9223372036854775808"), None);
+        assert_eq!(parse_prom_timestamp(b"9223372036854775807"), Some(i64::MAX));
+    }
+
+    #[test]
+    fn om_timestamps() {
+        assert_eq!(
+            parse_om_timestamp("1520879607.789"),
+            Some(1_520_879_607_789)
+        );
+        assert_eq!(parse_om_timestamp("1520879607"), Some(1_520_879_607_000));
+        assert_eq!(parse_om_timestamp("1.5"), Some(1500));
+        assert_eq!(parse_om_timestamp("1.0009"), Some(1000));
+        assert_eq!(parse_om_timestamp("-1.5"), Some(-1500));
+        assert_eq!(parse_om_timestamp("1.5e3"), Some(1_500_000));
+        assert_eq!(parse_om_timestamp("NaN"), None);
+        assert_eq!(parse_om_timestamp("+Inf"), None);
+        assert_eq!(parse_om_timestamp("1e300"), None);
+        assert_eq!(parse_om_timestamp("x"), None);
+    }
+}
