@@ -48,12 +48,20 @@ pub fn read_sources(path: &Path) -> Result<Sources, LoadError> {
     let mut map = SourceMap::new();
     let mut hasher = Sha256::new();
     let mut texts = Vec::with_capacity(paths.len());
+    let mut diags = Diagnostics::new();
     for p in &paths {
-        let text = std::fs::read_to_string(p).map_err(|e| {
+        let bytes = std::fs::read(p).map_err(|e| {
             LoadError::from_message(format!("reading config file {:?}: {e}", p.display()))
         })?;
-        hasher.update(text.as_bytes());
+        hasher.update(&bytes);
+        // Invalid UTF-8 is a positioned syntax error, not an I/O error: the lossy text is
+        // identical up to the first bad byte, which is where the diagnostic points.
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let id = map.add(p.display().to_string(), text.as_str());
+        if let Err(d) = solder_syntax::lexer::check_utf8(&bytes, id) {
+            diags.push(d);
+            continue;
+        }
         texts.push((id, text));
     }
     let hash = if paths.is_empty() {
@@ -61,7 +69,6 @@ pub fn read_sources(path: &Path) -> Result<Sources, LoadError> {
     } else {
         hex(&hasher.finalize())
     };
-    let mut diags = Diagnostics::new();
     let mut files = Vec::with_capacity(texts.len());
     for (id, text) in texts {
         let (file, d) = solder_syntax::parser::parse_file(&text, id);
@@ -137,6 +144,21 @@ mod tests {
             .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
             .collect();
         assert_eq!(names, ["a.alloy", "b.alloy"]);
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_positioned_diagnostic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.alloy");
+        std::fs::write(&path, b"a \"x\" {\n  b = \"\xff\"\n}\n").unwrap();
+        let Err(err) = read_sources(&path) else {
+            panic!("invalid UTF-8 must not load");
+        };
+        let text = err.render();
+        assert!(
+            text.contains("config.alloy:2:8: illegal UTF-8 encoding"),
+            "{text}"
+        );
     }
 
     #[test]

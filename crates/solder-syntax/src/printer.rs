@@ -19,7 +19,11 @@ mod positions;
 mod quote;
 mod tabwriter;
 mod trim;
+mod verify;
 mod walker;
+
+pub(crate) use quote::go_quote;
+pub use verify::verify_formatting;
 
 use crate::ast;
 use crate::diag::Diagnostics;

@@ -2,7 +2,7 @@
 //! consulted, so it works on configs for components Solder does not implement.
 
 use crate::cli::FmtArgs;
-use solder_syntax::printer::format_source;
+use solder_syntax::printer::{format_source, verify_formatting};
 use solder_syntax::SourceMap;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -69,6 +69,10 @@ fn format_cmd(args: &FmtArgs) -> Result<ExitCode, String> {
         Some(p) if args.write => {
             // Only touch the file when the content changes, so mtime-based watchers stay quiet.
             if !unchanged {
+                // Alloy's printer can change meaning in rare cases (see `verify_formatting`);
+                // never overwrite a user's file with a config that means something else.
+                verify_formatting(&src, &formatted)
+                    .map_err(|e| format!("not writing {}: {e}", p.display()))?;
                 std::fs::write(p, formatted.as_bytes())
                     .map_err(|e| format!("writing {}: {e}", p.display()))?;
             }

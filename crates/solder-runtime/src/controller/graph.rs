@@ -9,7 +9,7 @@ use super::suggest::suggest;
 use solder_core::{ComponentBuilder, Registry, Stability};
 use solder_syntax::ast::{self, Stmt};
 use solder_syntax::{Diagnostic, Diagnostics, SourceMap, Span};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 /// One component block of the config.
@@ -86,11 +86,30 @@ pub fn build_graph(
     registry: &Registry,
     min_stability: Stability,
 ) -> Result<Graph, Diagnostics> {
+    let (graph, diags) = build_graph_partial(files, map, registry, min_stability);
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(graph)
+}
+
+/// Like [`build_graph`], but always returns the graph of the blocks that did resolve, beside
+/// the errors, so `check` can still validate the arguments of every known component and report
+/// all errors of a config at once. Nodes caught in a cycle are missing from `order`.
+pub fn build_graph_partial(
+    files: &[ast::File],
+    map: &SourceMap,
+    registry: &Registry,
+    min_stability: Stability,
+) -> (Graph, Diagnostics) {
     let mut diags = Diagnostics::new();
     let mut config = ConfigBlocks::default();
     let mut nodes: Vec<ComponentDecl> = Vec::new();
     // Every top-level id (config blocks included) to the span of its first declaration.
     let mut declared: HashMap<String, Span> = HashMap::new();
+    // Ids of component blocks already reported (unknown or unsupported type, bad label):
+    // references to them would only repeat that error.
+    let mut rejected: HashSet<String> = HashSet::new();
 
     for file in files {
         for stmt in &file.body {
@@ -122,7 +141,10 @@ pub fn build_graph(
 
             match component_decl(block, &name, registry, min_stability) {
                 Ok(decl) => nodes.push(decl),
-                Err(d) => diags.push(d),
+                Err(d) => {
+                    diags.push(d);
+                    rejected.insert(id);
+                }
             }
         }
     }
@@ -139,6 +161,7 @@ pub fn build_graph(
             &ast::body_traversals(&n.block.body),
             &nodes,
             &by_id,
+            &rejected,
             min_stability,
         );
         diags.extend(d);
@@ -158,6 +181,7 @@ pub fn build_graph(
             &ast::body_traversals(&block.body),
             &nodes,
             &by_id,
+            &rejected,
             min_stability,
         );
         diags.extend(d);
@@ -187,15 +211,12 @@ pub fn build_graph(
         ));
     }
 
-    if diags.has_errors() {
-        return Err(diags);
-    }
     let order = topological_order(&deps);
     let mut rank = vec![0; nodes.len()];
     for (pos, &n) in order.iter().enumerate() {
         rank[n] = pos;
     }
-    Ok(Graph {
+    let graph = Graph {
         nodes,
         by_id,
         refs,
@@ -205,7 +226,8 @@ pub fn build_graph(
         rank,
         config,
         config_refs,
-    })
+    };
+    (graph, diags)
 }
 
 /// Check a component block against the registry.
@@ -278,6 +300,7 @@ fn resolve_references(
     traversals: &[ast::Traversal],
     nodes: &[ComponentDecl],
     by_id: &HashMap<String, usize>,
+    rejected: &HashSet<String>,
     min_stability: Stability,
 ) -> (Vec<Reference>, Diagnostics) {
     let mut refs = Vec::new();
@@ -285,6 +308,7 @@ fn resolve_references(
     for t in traversals {
         let mut found = None;
         let mut prefix = String::new();
+        let mut names_rejected = false;
         for (k, part) in t.parts.iter().enumerate() {
             if k > 0 {
                 prefix.push('.');
@@ -294,6 +318,13 @@ fn resolve_references(
                 found = Some((i, k + 1));
                 break;
             }
+            if rejected.contains(&prefix) {
+                names_rejected = true;
+                break;
+            }
+        }
+        if names_rejected {
+            continue;
         }
         match found {
             Some((target, used)) => {

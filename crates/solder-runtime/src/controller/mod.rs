@@ -26,6 +26,7 @@ use graph::{build_graph, Graph};
 use node::{lock, CurrentArgs, Dirty, ExportsCell, NodeState};
 use scope::{body_to_json, same_body, ExportsScope};
 use solder_core::{AnyArgs, ComponentOptions, HealthReporter, HostInfo, Registry, Stability};
+use solder_syntax::ast;
 use solder_syntax::eval::BodyValue;
 use solder_syntax::{Diagnostic, Diagnostics, Object, SourceMap, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -626,11 +627,11 @@ pub fn check_sources(
     registry: &Registry,
     min_stability: Stability,
 ) -> Result<(), LoadError> {
-    let graph = match build_graph(&sources.files, &sources.map, registry, min_stability) {
-        Ok(g) => g,
-        Err(d) => return Err(LoadError::from_diagnostics(sources.map, d)),
-    };
-    let mut diags = Diagnostics::new();
+    // Graph errors (unknown or unsupported components, bad references) do not stop the check:
+    // the arguments of every component that did resolve are still validated, so one run of
+    // `solder check` reports everything.
+    let (graph, mut diags) =
+        graph::build_graph_partial(&sources.files, &sources.map, registry, min_stability);
     let placeholder = |i: usize| -> (String, Value) {
         let decl = &graph.nodes[i];
         let obj: Object = decl
@@ -644,7 +645,12 @@ pub fn check_sources(
     for (i, decl) in graph.nodes.iter().enumerate() {
         let scope = ExportsScope::new(graph.deps[i].iter().map(|&d| placeholder(d)).collect());
         if let Err(d) = evaluate_node(decl, &scope).result {
-            let ref_spans: Vec<_> = graph.refs[i].iter().map(|r| r.span).collect();
+            // Errors inside any reference (resolved, or already reported by the graph) are
+            // artefacts of the placeholder exports.
+            let ref_spans: Vec<_> = ast::body_traversals(&decl.block.body)
+                .iter()
+                .map(|t| t.span)
+                .collect();
             diags.extend(Diagnostics(
                 d.into_iter()
                     .filter(|x| !ref_spans.iter().any(|s| overlaps(x.span, *s)))
@@ -668,6 +674,7 @@ pub fn check_sources(
         ));
     }
     if diags.has_errors() {
+        diags.0.sort_by_key(|d| (d.span.file, d.span.lo));
         return Err(LoadError::from_diagnostics(sources.map, diags));
     }
     Ok(())
