@@ -254,6 +254,10 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// Capsule type name of a `rules` export (`discovery.relabel.x.rules`,
+/// `prometheus.relabel.x.rules`); the capsule holds a `Vec<Rule>`.
+pub const RELABEL_RULES_CAPSULE: &str = "RelabelRules";
+
 /// Quotes like Go's `%q` (`strconv.Quote`), so error messages match Alloy's.
 pub(crate) fn go_quote(s: &str) -> String {
     solder_syntax::value::quote_go(s)

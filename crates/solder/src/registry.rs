@@ -1,12 +1,13 @@
 //! The explicit list of every component type this binary can run. Adding a component crate
 //! means adding one line here; nothing is discovered at link time.
 
-use solder_core::Registry;
+use solder_core::{Registry, Typed};
 
 pub fn registry() -> Registry {
     let mut reg = Registry::new();
     // local.file, discovery.relabel, prometheus.exporter.self
     solder_runtime::register_builtins(&mut reg);
+    reg.register(Typed::<solder_prometheus::relabel::PrometheusRelabel>::new());
     reg
 }
 
@@ -16,7 +17,12 @@ mod tests {
     fn lists_the_builtins() {
         let reg = super::registry();
         let names: Vec<&str> = reg.names().collect();
-        for want in ["local.file", "prometheus.exporter.self"] {
+        for want in [
+            "local.file",
+            "discovery.relabel",
+            "prometheus.exporter.self",
+            "prometheus.relabel",
+        ] {
             assert!(names.contains(&want), "{want} missing from {names:?}");
         }
     }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 /// The capsule type name of the `rules` export. The capsule holds a `Vec<Rule>`.
-pub const RELABEL_RULES_TYPE: &str = "RelabelRules";
+pub use solder_core::relabel::RELABEL_RULES_CAPSULE as RELABEL_RULES_TYPE;
 
 #[derive(Debug, serde::Deserialize)]
 pub struct Args {
