@@ -1,4 +1,7 @@
-//! Prometheus components: `prometheus.relabel`, and the exposition-format parser the scrape
-//! loop will use. Module paths mirror config names (`prometheus.relabel` → `relabel.rs`).
+//! Prometheus components: `prometheus.relabel`, and the building blocks of `prometheus.scrape`
+//! (exposition parser, target semantics) and `prometheus.remote_write` (request encoding, HTTP
+//! client). Module paths mirror config names (`prometheus.relabel` → `relabel.rs`).
 pub mod exposition;
 pub mod relabel;
+pub mod remote_write;
+pub mod scrape;

@@ -1,0 +1,409 @@
+//! The HTTP side of remote write 1.0: one POST per encoded request, and the classification of
+//! the outcome into "retry later" and "drop the batch", following Prometheus' remote client.
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The protocol version header value for remote write 1.0.
+pub const REMOTE_WRITE_VERSION: &str = "0.1.0";
+
+/// How much of an error response body is quoted in the error message.
+const ERROR_BODY_EXCERPT: usize = 512;
+
+/// How much of a success response body is read (and discarded) so the connection can be reused.
+const SUCCESS_BODY_DRAIN: usize = 64 * 1024;
+
+/// Everything a client needs to reach one endpoint.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub url: String,
+    /// Whole-request timeout (`remote_timeout`).
+    pub timeout: Duration,
+    /// Extra headers from config; the protocol headers are set after these and take precedence.
+    pub headers: Vec<(String, String)>,
+    pub user_agent: String,
+    pub basic_auth: Option<(String, String)>,
+    pub bearer_token: Option<String>,
+    /// `queue_config.retry_on_http_429`: if false, a 429 drops the batch like any other 4xx.
+    pub retry_on_http_429: bool,
+}
+
+/// Why a client could not be built from its options.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBuildError {
+    #[error("invalid remote write url {url:?}: {message}")]
+    InvalidUrl { url: String, message: String },
+    #[error("invalid header name {0:?}")]
+    InvalidHeaderName(String),
+    #[error("invalid value for header {0:?}")]
+    InvalidHeaderValue(String),
+    #[error("at most one of basic_auth and bearer_token must be configured")]
+    ConflictingAuth,
+    #[error("building the HTTP client failed: {0}")]
+    Http(#[source] reqwest::Error),
+}
+
+/// The outcome of a failed send.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Try the same request again later: network errors, timeouts, 5xx, and 429 when
+    /// configured. `retry_after` is the server's `Retry-After`, if it sent a usable one.
+    #[error("retryable remote write failure: {message}")]
+    Retryable {
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+        message: String,
+    },
+    /// The server refused the data itself; resending it cannot help, so the batch is dropped.
+    #[error("remote write rejected: {message}")]
+    Permanent { status: u16, message: String },
+}
+
+impl SendError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, SendError::Retryable { .. })
+    }
+}
+
+/// Sends already-encoded (snappy-compressed protobuf) requests to one endpoint.
+#[derive(Debug, Clone)]
+pub struct RemoteWriteClient {
+    http: reqwest::Client,
+    url: reqwest::Url,
+    headers: HeaderMap,
+    retry_on_http_429: bool,
+}
+
+impl RemoteWriteClient {
+    pub fn new(opts: ClientOptions) -> Result<Self, ClientBuildError> {
+        let url = reqwest::Url::parse(&opts.url).map_err(|e| ClientBuildError::InvalidUrl {
+            url: opts.url.clone(),
+            message: e.to_string(),
+        })?;
+        if opts.basic_auth.is_some() && opts.bearer_token.is_some() {
+            return Err(ClientBuildError::ConflictingAuth);
+        }
+
+        let mut headers = HeaderMap::new();
+        for (name, value) in &opts.headers {
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| ClientBuildError::InvalidHeaderName(name.clone()))?;
+            let v = HeaderValue::from_str(value)
+                .map_err(|_| ClientBuildError::InvalidHeaderValue(name.clone()))?;
+            headers.insert(n, v);
+        }
+        let fixed: [(HeaderName, &str); 4] = [
+            (reqwest::header::CONTENT_ENCODING, "snappy"),
+            (reqwest::header::CONTENT_TYPE, "application/x-protobuf"),
+            (
+                HeaderName::from_static("x-prometheus-remote-write-version"),
+                REMOTE_WRITE_VERSION,
+            ),
+            (reqwest::header::USER_AGENT, opts.user_agent.as_str()),
+        ];
+        for (name, value) in fixed {
+            let v = HeaderValue::from_str(value)
+                .map_err(|_| ClientBuildError::InvalidHeaderValue(name.as_str().to_owned()))?;
+            headers.insert(name, v);
+        }
+        if let Some(auth) = authorization(&opts) {
+            let mut v = HeaderValue::from_str(&auth)
+                .map_err(|_| ClientBuildError::InvalidHeaderValue("authorization".into()))?;
+            v.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, v);
+        }
+
+        let http = reqwest::Client::builder()
+            .timeout(opts.timeout)
+            .build()
+            .map_err(ClientBuildError::Http)?;
+        Ok(RemoteWriteClient {
+            http,
+            url,
+            headers,
+            retry_on_http_429: opts.retry_on_http_429,
+        })
+    }
+
+    /// POSTs one compressed `WriteRequest`. `Ok` means the endpoint answered 2xx.
+    pub async fn send(&self, body: Bytes) -> Result<(), SendError> {
+        let resp = self
+            .http
+            .post(self.url.clone())
+            .headers(self.headers.clone())
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| SendError::Retryable {
+                status: None,
+                retry_after: None,
+                message: error_chain(&e),
+            })?;
+
+        let status = resp.status();
+        if status.is_success() {
+            drain(resp, SUCCESS_BODY_DRAIN).await;
+            return Ok(());
+        }
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let excerpt = read_excerpt(resp).await;
+        let message = format!("server returned HTTP status {status}: {excerpt}");
+        let code = status.as_u16();
+        if status.is_server_error() || (code == 429 && self.retry_on_http_429) {
+            Err(SendError::Retryable {
+                status: Some(code),
+                retry_after,
+                message,
+            })
+        } else {
+            Err(SendError::Permanent {
+                status: code,
+                message,
+            })
+        }
+    }
+}
+
+fn authorization(opts: &ClientOptions) -> Option<String> {
+    if let Some((user, pass)) = &opts.basic_auth {
+        return Some(format!(
+            "Basic {}",
+            base64_standard(format!("{user}:{pass}").as_bytes())
+        ));
+    }
+    opts.bearer_token.as_ref().map(|t| format!("Bearer {t}"))
+}
+
+/// Standard base64 with padding (RFC 4648 §4), as HTTP basic auth uses.
+fn base64_standard(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let sextet = |shift: u32| char::from(ALPHABET[((n >> shift) & 0x3f) as usize]);
+        out.push(sextet(18));
+        out.push(sextet(12));
+        out.push(if chunk.len() > 1 { sextet(6) } else { '=' });
+        out.push(if chunk.len() > 2 { sextet(0) } else { '=' });
+    }
+    out
+}
+
+/// reqwest's top-level message hides the cause ("error sending request"); the chain says
+/// whether it was a refused connection, DNS, TLS or a timeout.
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+/// Reads the start of an error body for the log message; a body that fails to arrive only
+/// shortens the excerpt, it does not change how the status is classified.
+async fn read_excerpt(mut resp: reqwest::Response) -> String {
+    let mut buf = Vec::new();
+    while buf.len() < ERROR_BODY_EXCERPT {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    buf.truncate(ERROR_BODY_EXCERPT);
+    String::from_utf8_lossy(&buf).trim_end().to_owned()
+}
+
+async fn drain(mut resp: reqwest::Response, limit: usize) {
+    let mut seen = 0;
+    while seen < limit {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => seen += chunk.len(),
+            Ok(None) | Err(_) => break,
+        }
+    }
+}
+
+/// Parses a `Retry-After` value: delay-seconds or an HTTP-date (RFC 9110 §10.2.3). A date in
+/// the past means "now" (zero). Unparseable values give `None`, and the caller's own backoff
+/// applies.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = parse_imf_fixdate(value)?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Parses the preferred HTTP-date form, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+fn parse_imf_fixdate(s: &str) -> Option<SystemTime> {
+    let mut parts = s.split_ascii_whitespace();
+    let weekday = parts.next()?;
+    if !weekday.ends_with(',') {
+        return None;
+    }
+    let day: u32 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':');
+    let hour: u64 = hms.next()?.parse().ok()?;
+    let minute: u64 = hms.next()?.parse().ok()?;
+    let second: u64 = hms.next()?.parse().ok()?;
+    if parts.next()? != "GMT" || parts.next().is_some() || hms.next().is_some() {
+        return None;
+    }
+    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 || year < 1970 {
+        return None;
+    }
+    let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second;
+    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Exponential backoff between retries of one request: starts at `min`, doubles per retry,
+/// capped at `max` (Prometheus' `min_backoff`/`max_backoff`).
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    pub min: Duration,
+    pub max: Duration,
+    current: Duration,
+}
+
+impl Backoff {
+    pub fn new(min: Duration, max: Duration) -> Self {
+        Backoff {
+            min,
+            max,
+            current: min,
+        }
+    }
+
+    /// The delay before the next attempt. Not an `Iterator`: the sequence never ends, and an
+    /// `Option` would only add an unwrap at every call site.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Duration {
+        let delay = self.current.min(self.max);
+        self.current = delay.saturating_mul(2).min(self.max);
+        delay
+    }
+
+    /// Back to `min`, after a success.
+    pub fn reset(&mut self) {
+        self.current = self.min;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(base64_standard(input.as_bytes()), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        // 1994-11-06T08:49:37Z
+        let then = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(parse_retry_after("3", then), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after(" 120 ", then),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", then),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", then),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Mon, 07 Nov 1994 08:49:37 GMT", then),
+            Some(Duration::from_secs(86_400))
+        );
+        // Leap day, and a date in the past.
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29T00:00:00Z
+        assert_eq!(
+            parse_retry_after("Tue, 29 Feb 2000 00:00:10 GMT", leap),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", leap),
+            Some(Duration::ZERO)
+        );
+        for bad in [
+            "",
+            "-1",
+            "1.5",
+            "soon",
+            "06 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+        ] {
+            assert_eq!(parse_retry_after(bad, then), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_caps_and_resets() {
+        let ms = Duration::from_millis;
+        let mut b = Backoff::new(ms(30), ms(200));
+        let got: Vec<_> = (0..6).map(|_| b.next()).collect();
+        assert_eq!(
+            got,
+            vec![ms(30), ms(60), ms(120), ms(200), ms(200), ms(200)]
+        );
+        b.reset();
+        assert_eq!(b.next(), ms(30));
+    }
+}
