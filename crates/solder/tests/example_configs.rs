@@ -49,6 +49,16 @@ fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
+/// The config formats idempotently, and `check` fails naming exactly `missing` and nothing else.
+fn assert_only_missing_components(rel: &str, missing: &[&str]) {
+    let path = repo_file(rel);
+    assert_formats_idempotently(&path);
+    let (ok, unsupported, other) = check_errors(&path);
+    assert!(!ok);
+    assert!(other.is_empty(), "unexpected errors: {other:#?}");
+    assert_eq!(unsupported, set(missing));
+}
+
 #[test]
 fn default_config_checks_clean() {
     let path = repo_file("config/default.alloy");
@@ -62,50 +72,35 @@ fn default_config_checks_clean() {
 
 #[test]
 fn seed_rocketchat_config_names_exactly_the_missing_components() {
-    let path = repo_file("config/examples/rocketchat.alloy");
-    assert_formats_idempotently(&path);
-    let (ok, unsupported, other) = check_errors(&path);
-    assert!(!ok);
-    assert!(other.is_empty(), "unexpected errors: {other:#?}");
-    assert_eq!(
-        unsupported,
-        set(&[
+    assert_only_missing_components(
+        "config/examples/rocketchat.alloy",
+        &[
             "discovery.kubernetes",
             "loki.source.kubernetes",
             "loki.write",
             "prometheus.remote_write",
             "prometheus.scrape",
-        ])
+        ],
     );
 }
 
 #[test]
 fn seed_rocketchat_traces_config_names_exactly_the_missing_components() {
-    let path = repo_file("config/examples/rocketchat-traces.alloy");
-    assert_formats_idempotently(&path);
-    let (ok, unsupported, other) = check_errors(&path);
-    assert!(!ok);
-    assert!(other.is_empty(), "unexpected errors: {other:#?}");
-    assert_eq!(
-        unsupported,
-        set(&[
+    assert_only_missing_components(
+        "config/examples/rocketchat-traces.alloy",
+        &[
             "otelcol.auth.basic",
             "otelcol.exporter.otlp",
-            "otelcol.receiver.otlp"
-        ])
+            "otelcol.receiver.otlp",
+        ],
     );
 }
 
 #[test]
 fn daemonset_config_names_exactly_the_missing_components() {
-    let path = repo_file("config/examples/daemonset.alloy");
-    assert_formats_idempotently(&path);
-    let (ok, unsupported, other) = check_errors(&path);
-    assert!(!ok);
-    assert!(other.is_empty(), "unexpected errors: {other:#?}");
-    assert_eq!(
-        unsupported,
-        set(&[
+    assert_only_missing_components(
+        "config/examples/daemonset.alloy",
+        &[
             "discovery.kubernetes",
             "local.file_match",
             "loki.process",
@@ -120,7 +115,7 @@ fn daemonset_config_names_exactly_the_missing_components() {
             "otelcol.receiver.otlp",
             "prometheus.remote_write",
             "prometheus.scrape",
-        ])
+        ],
     );
 }
 
