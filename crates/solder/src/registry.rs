@@ -8,6 +8,7 @@ pub fn registry() -> Registry {
     // local.file, discovery.relabel, prometheus.exporter.self
     solder_runtime::register_builtins(&mut reg);
     reg.register(Typed::<solder_prometheus::relabel::PrometheusRelabel>::new());
+    solder_otelcol::register(&mut reg);
     reg
 }
 

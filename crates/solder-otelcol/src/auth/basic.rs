@@ -1,0 +1,5 @@
+//! `otelcol.auth.basic` (not implemented yet; registers nothing, so configs using it fail `check` by name).
+
+use solder_core::Registry;
+
+pub fn register(_reg: &mut Registry) {}
