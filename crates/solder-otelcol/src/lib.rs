@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod exporter;
+pub mod output;
 pub mod processor;
 pub mod receiver;
 
