@@ -6,3 +6,4 @@ pub mod loki;
 pub mod otlp;
 pub mod otlphttp;
 pub mod prometheus;
+pub mod sending;

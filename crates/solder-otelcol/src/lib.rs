@@ -6,9 +6,12 @@
 
 pub mod auth;
 pub mod exporter;
+pub mod otlp_json;
 pub mod output;
 pub mod processor;
 pub mod receiver;
+pub mod tls;
+pub mod wire;
 
 use solder_core::Registry;
 

@@ -1,13 +1,13 @@
 //! The explicit list of every component type this binary can run. Adding a component crate
 //! means adding one line here; nothing is discovered at link time.
 
-use solder_core::{Registry, Typed};
+use solder_core::Registry;
 
 pub fn registry() -> Registry {
     let mut reg = Registry::new();
     // local.file, discovery.relabel, prometheus.exporter.self
     solder_runtime::register_builtins(&mut reg);
-    reg.register(Typed::<solder_prometheus::relabel::PrometheusRelabel>::new());
+    solder_prometheus::register(&mut reg);
     solder_otelcol::register(&mut reg);
     reg
 }

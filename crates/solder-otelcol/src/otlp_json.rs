@@ -1,0 +1,1 @@
+//! OTLP/JSON encoding of the OTLP messages. Being written.

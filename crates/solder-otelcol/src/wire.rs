@@ -1,0 +1,1 @@
+//! Walking encoded OTLP `Export*ServiceRequest` bytes without decoding them. Being written.
