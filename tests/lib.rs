@@ -8,6 +8,10 @@
 //! test executable in the same target directory.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod prometheus_peer;
+
+pub mod otlp_sink;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -2,5 +2,6 @@
 
 pub mod attributes;
 pub mod batch;
+pub mod common;
 pub mod memory_limiter;
 pub mod probabilistic_sampler;

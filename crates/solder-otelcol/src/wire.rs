@@ -1,1 +1,459 @@
-//! Walking encoded OTLP `Export*ServiceRequest` bytes without decoding them. Being written.
+//! Walking encoded OTLP `Export*ServiceRequest` bytes without decoding them into prost structs.
+//!
+//! The pass-through path (receiver → batch → exporter) keeps the bytes as received; this module
+//! gives it what it needs cheaply: a validation of the protobuf framing from the request down to
+//! every item (span, metric data point, log record) together with the item count, and the byte
+//! ranges of the top-level `resource_*` entries so a batcher can cut and concatenate requests.
+//!
+//! Validation is *framing* validation: varints terminate within 10 bytes, every length stays
+//! inside its parent, every field has a legal wire type, and the fields this walker descends
+//! through (and the top-level fields of each item) have the wire type the OTLP schema gives
+//! them. Item contents below their own top level are not interpreted.
+
+use solder_core::signals::otlp::Signal;
+use std::ops::Range;
+
+/// Why a byte string is not a well-framed OTLP export request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("truncated message at byte {offset}")]
+    Truncated { offset: usize },
+    #[error("varint longer than 10 bytes at byte {offset}")]
+    VarintTooLong { offset: usize },
+    #[error("length-delimited field at byte {offset} runs past the end of its message")]
+    LengthOutOfBounds { offset: usize },
+    #[error("invalid wire type {wire_type} at byte {offset}")]
+    InvalidWireType { wire_type: u8, offset: usize },
+    #[error("invalid field number 0 at byte {offset}")]
+    InvalidFieldNumber { offset: usize },
+    #[error("field {field} of {message} has wire type {found}, expected {expected}")]
+    UnexpectedWireType {
+        message: &'static str,
+        field: u32,
+        found: u8,
+        expected: u8,
+    },
+    #[error("unbalanced group at byte {offset}")]
+    UnbalancedGroup { offset: usize },
+    #[error("message nested too deeply")]
+    TooDeep,
+}
+
+/// Protobuf wire types.
+const VARINT: u8 = 0;
+const I64: u8 = 1;
+const LEN: u8 = 2;
+const SGROUP: u8 = 3;
+const EGROUP: u8 = 4;
+const I32: u8 = 5;
+
+/// Groups are the only construct that nests without a length; cap it so hostile input cannot
+/// recurse without bound.
+const MAX_GROUP_DEPTH: u32 = 64;
+
+/// One field as found on the wire. `value` is the payload range for `LEN` fields; for other
+/// wire types it is empty and `varint` holds the value where there is one.
+#[derive(Debug, Clone)]
+struct Field {
+    number: u32,
+    wire_type: u8,
+    /// The whole field, tag included.
+    whole: Range<usize>,
+    /// The payload of a length-delimited field (empty for other wire types).
+    value: Range<usize>,
+}
+
+/// Read a varint at `*pos` within `buf[..end]`, advancing `*pos`.
+#[inline]
+fn read_varint(buf: &[u8], pos: &mut usize, end: usize) -> Result<u64, WireError> {
+    let start = *pos;
+    let mut value: u64 = 0;
+    for i in 0..10 {
+        let at = start + i;
+        if at >= end {
+            return Err(WireError::Truncated { offset: at });
+        }
+        let b = buf[at];
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            *pos = at + 1;
+            return Ok(value);
+        }
+    }
+    Err(WireError::VarintTooLong { offset: start })
+}
+
+/// Iterator over the fields of the message occupying `buf[range]`.
+struct Fields<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    end: usize,
+    failed: bool,
+}
+
+impl<'a> Fields<'a> {
+    fn new(buf: &'a [u8], range: Range<usize>) -> Self {
+        Fields {
+            buf,
+            pos: range.start,
+            end: range.end,
+            failed: false,
+        }
+    }
+
+    fn next_field(&mut self) -> Result<Field, WireError> {
+        let start = self.pos;
+        let key = read_varint(self.buf, &mut self.pos, self.end)?;
+        let wire_type = (key & 7) as u8;
+        let number = key >> 3;
+        if number == 0 {
+            return Err(WireError::InvalidFieldNumber { offset: start });
+        }
+        // Field numbers are at most 2^29-1; a larger key is garbage.
+        let number = u32::try_from(number)
+            .ok()
+            .filter(|n| *n < (1 << 29))
+            .ok_or(WireError::InvalidFieldNumber { offset: start })?;
+        let mut value = self.pos..self.pos;
+        match wire_type {
+            VARINT => {
+                read_varint(self.buf, &mut self.pos, self.end)?;
+            }
+            I64 => self.skip_fixed(8)?,
+            I32 => self.skip_fixed(4)?,
+            LEN => {
+                let len_at = self.pos;
+                let len = read_varint(self.buf, &mut self.pos, self.end)?;
+                let len = usize::try_from(len)
+                    .map_err(|_| WireError::LengthOutOfBounds { offset: len_at })?;
+                let value_end = self
+                    .pos
+                    .checked_add(len)
+                    .filter(|e| *e <= self.end)
+                    .ok_or(WireError::LengthOutOfBounds { offset: len_at })?;
+                value = self.pos..value_end;
+                self.pos = value_end;
+            }
+            SGROUP => self.skip_group(number, start)?,
+            _ => {
+                return Err(WireError::InvalidWireType {
+                    wire_type,
+                    offset: start,
+                })
+            }
+        }
+        Ok(Field {
+            number,
+            wire_type,
+            whole: start..self.pos,
+            value,
+        })
+    }
+
+    fn skip_fixed(&mut self, n: usize) -> Result<(), WireError> {
+        if self.end - self.pos < n {
+            return Err(WireError::Truncated { offset: self.end });
+        }
+        self.pos += n;
+        Ok(())
+    }
+
+    /// Skip a (deprecated) group up to its matching end tag. Groups never occur in OTLP, but
+    /// prost skips them as unknown fields, so a valid message may contain one.
+    fn skip_group(&mut self, number: u32, start: usize) -> Result<(), WireError> {
+        let mut open = vec![number];
+        loop {
+            if open.len() as u32 > MAX_GROUP_DEPTH {
+                return Err(WireError::TooDeep);
+            }
+            let key_at = self.pos;
+            let key = read_varint(self.buf, &mut self.pos, self.end)
+                .map_err(|_| WireError::UnbalancedGroup { offset: start })?;
+            let wire_type = (key & 7) as u8;
+            let n = u32::try_from(key >> 3).unwrap_or(0);
+            match wire_type {
+                EGROUP => {
+                    if open.pop() != Some(n) {
+                        return Err(WireError::UnbalancedGroup { offset: key_at });
+                    }
+                    if open.is_empty() {
+                        return Ok(());
+                    }
+                }
+                SGROUP => open.push(n),
+                VARINT => {
+                    read_varint(self.buf, &mut self.pos, self.end)?;
+                }
+                I64 => self.skip_fixed(8)?,
+                I32 => self.skip_fixed(4)?,
+                LEN => {
+                    let len_at = self.pos;
+                    let len = read_varint(self.buf, &mut self.pos, self.end)?;
+                    let len = usize::try_from(len)
+                        .map_err(|_| WireError::LengthOutOfBounds { offset: len_at })?;
+                    self.pos = self
+                        .pos
+                        .checked_add(len)
+                        .filter(|e| *e <= self.end)
+                        .ok_or(WireError::LengthOutOfBounds { offset: len_at })?;
+                }
+                _ => {
+                    return Err(WireError::InvalidWireType {
+                        wire_type,
+                        offset: key_at,
+                    })
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for Fields<'_> {
+    type Item = Result<Field, WireError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.pos >= self.end {
+            return None;
+        }
+        let r = self.next_field();
+        if r.is_err() {
+            self.failed = true;
+        }
+        Some(r)
+    }
+}
+
+/// The wire type the OTLP schema gives a field, where this walker checks it.
+type Schema = fn(u32) -> Option<u8>;
+
+fn expect(message: &'static str, schema: Schema, f: &Field) -> Result<(), WireError> {
+    match schema(f.number) {
+        Some(expected) if expected != f.wire_type => {
+            // Repeated scalar fields may arrive packed (LEN) or not; the schemas below list
+            // only non-packable fields, so a mismatch is always an error.
+            Err(WireError::UnexpectedWireType {
+                message,
+                field: f.number,
+                found: f.wire_type,
+                expected,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Validate the top level of an item and everything it contains only as framing.
+fn check_item(
+    buf: &[u8],
+    range: Range<usize>,
+    message: &'static str,
+    schema: Schema,
+) -> Result<(), WireError> {
+    for f in Fields::new(buf, range) {
+        expect(message, schema, &f?)?;
+    }
+    Ok(())
+}
+
+/// Schemas of the levels above the items: every one of these fields is a message or string.
+fn all_len(_: u32) -> Option<u8> {
+    Some(LEN)
+}
+
+fn span_schema(n: u32) -> Option<u8> {
+    match n {
+        1..=5 | 9 | 11 | 13 | 15 => Some(LEN),
+        6 | 10 | 12 | 14 => Some(VARINT),
+        7 | 8 => Some(I64),
+        16 => Some(I32),
+        _ => None,
+    }
+}
+
+fn log_record_schema(n: u32) -> Option<u8> {
+    match n {
+        1 | 11 => Some(I64),
+        2 | 7 => Some(VARINT),
+        3 | 5 | 6 | 9 | 10 | 12 => Some(LEN),
+        8 => Some(I32),
+        _ => None,
+    }
+}
+
+fn number_point_schema(n: u32) -> Option<u8> {
+    match n {
+        2 | 3 | 4 | 6 => Some(I64),
+        5 | 7 => Some(LEN),
+        8 => Some(VARINT),
+        _ => None,
+    }
+}
+
+fn histogram_point_schema(n: u32) -> Option<u8> {
+    match n {
+        2 | 3 | 4 | 5 | 11 | 12 => Some(I64),
+        // 6 bucket_counts and 7 explicit_bounds are packable repeated fixed64/double.
+        8 | 9 => Some(LEN),
+        10 => Some(VARINT),
+        _ => None,
+    }
+}
+
+fn exp_histogram_point_schema(n: u32) -> Option<u8> {
+    match n {
+        2 | 3 | 4 | 5 | 7 | 12 | 13 | 14 => Some(I64),
+        1 | 8 | 9 | 11 => Some(LEN),
+        6 | 10 => Some(VARINT),
+        _ => None,
+    }
+}
+
+fn summary_point_schema(n: u32) -> Option<u8> {
+    match n {
+        2..=5 => Some(I64),
+        6 | 7 => Some(LEN),
+        8 => Some(VARINT),
+        _ => None,
+    }
+}
+
+/// Walk `request` (an `Export*ServiceRequest`) → resource entries (field 1) → scope entries
+/// (field 2) → items (field 2), calling `per_scope` for each scope entry's payload.
+fn walk_scopes(
+    buf: &[u8],
+    resource_name: &'static str,
+    mut per_scope: impl FnMut(Range<usize>) -> Result<u64, WireError>,
+) -> Result<u64, WireError> {
+    let mut total = 0u64;
+    for f in Fields::new(buf, 0..buf.len()) {
+        let f = f?;
+        if f.number != 1 {
+            continue;
+        }
+        expect("Export request", all_len, &f)?;
+        for g in Fields::new(buf, f.value) {
+            let g = g?;
+            expect(resource_name, resource_level_schema, &g)?;
+            if g.number == 2 {
+                total = total.saturating_add(per_scope(g.value)?);
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// `Resource{Spans,Metrics,Logs}`: 1 resource, 2 scope entries, 3 schema_url.
+fn resource_level_schema(n: u32) -> Option<u8> {
+    matches!(n, 1..=3).then_some(LEN)
+}
+
+fn count_scope_items(
+    buf: &[u8],
+    scope: Range<usize>,
+    scope_name: &'static str,
+    item_name: &'static str,
+    item_schema: Schema,
+) -> Result<u64, WireError> {
+    let mut n = 0u64;
+    for f in Fields::new(buf, scope) {
+        let f = f?;
+        expect(scope_name, resource_level_schema, &f)?;
+        if f.number == 2 {
+            check_item(buf, f.value, item_name, item_schema)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+fn metric_schema(n: u32) -> Option<u8> {
+    match n {
+        1 | 2 | 3 | 5 | 7 | 9 | 10 | 11 | 12 => Some(LEN),
+        _ => None,
+    }
+}
+
+/// `Gauge`/`Sum`/`Histogram`/`ExponentialHistogram`/`Summary`: 1 data_points; Sum has
+/// 2 aggregation_temporality and 3 is_monotonic, the histograms 2 aggregation_temporality.
+fn metric_data_schema(n: u32) -> Option<u8> {
+    match n {
+        1 => Some(LEN),
+        2 | 3 => Some(VARINT),
+        _ => None,
+    }
+}
+
+fn count_metric_points(buf: &[u8], metric: Range<usize>) -> Result<u64, WireError> {
+    // `data` is a oneof: a later field of another variant replaces the earlier one, while
+    // repeated occurrences of the same variant merge (their points concatenate).
+    let mut variant = 0u32;
+    let mut points = 0u64;
+    for f in Fields::new(buf, metric) {
+        let f = f?;
+        expect("Metric", metric_schema, &f)?;
+        let (name, schema): (&'static str, Schema) = match f.number {
+            5 => ("NumberDataPoint", number_point_schema),
+            7 => ("NumberDataPoint", number_point_schema),
+            9 => ("HistogramDataPoint", histogram_point_schema),
+            10 => ("ExponentialHistogramDataPoint", exp_histogram_point_schema),
+            11 => ("SummaryDataPoint", summary_point_schema),
+            _ => continue,
+        };
+        if f.number != variant {
+            variant = f.number;
+            points = 0;
+        }
+        for g in Fields::new(buf, f.value) {
+            let g = g?;
+            expect("metric data", metric_data_schema, &g)?;
+            if g.number == 1 {
+                check_item(buf, g.value, name, schema)?;
+                points += 1;
+            }
+        }
+    }
+    Ok(points)
+}
+
+/// Validate the framing of an encoded `Export{Trace,Metrics,Logs}ServiceRequest` and count its
+/// items: spans, metric data points (of every metric type) or log records.
+pub fn count_items(signal: Signal, encoded: &[u8]) -> Result<u64, WireError> {
+    match signal {
+        Signal::Traces => walk_scopes(encoded, "ResourceSpans", |scope| {
+            count_scope_items(encoded, scope, "ScopeSpans", "Span", span_schema)
+        }),
+        Signal::Logs => walk_scopes(encoded, "ResourceLogs", |scope| {
+            count_scope_items(encoded, scope, "ScopeLogs", "LogRecord", log_record_schema)
+        }),
+        Signal::Metrics => walk_scopes(encoded, "ResourceMetrics", |scope| {
+            let mut n = 0u64;
+            for f in Fields::new(encoded, scope) {
+                let f = f?;
+                expect("ScopeMetrics", resource_level_schema, &f)?;
+                if f.number == 2 {
+                    n = n.saturating_add(count_metric_points(encoded, f.value)?);
+                }
+            }
+            Ok(n)
+        }),
+    }
+}
+
+/// The byte ranges of every top-level field-1 entry (`resource_spans`/`resource_metrics`/
+/// `resource_logs`) of an encoded export request, each including its tag and length prefix.
+/// Concatenating any subset of these slices yields a valid request of the same signal. Other
+/// top-level fields (unknown to this OTLP version) are skipped.
+pub fn resource_entries(encoded: &[u8]) -> Result<Vec<Range<usize>>, WireError> {
+    let mut out = Vec::new();
+    for f in Fields::new(encoded, 0..encoded.len()) {
+        let f = f?;
+        if f.number == 1 {
+            expect("Export request", all_len, &f)?;
+            out.push(f.whole);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,6 @@
-//! The explicit list of every component type this binary can run. Adding a component crate
-//! means adding one line here; nothing is discovered at link time.
+//! The explicit list of every component type this binary can run: the builtins and one
+//! `register` function per component crate, each of which lists its crate's components by type.
+//! Adding a component crate means adding one line here; nothing is discovered at link time.
 
 use solder_core::Registry;
 

@@ -1,7 +1,7 @@
 //! The HTTP side of remote write 1.0: one POST per encoded request, and the classification of
 //! the outcome into "retry later" and "drop the batch", following Prometheus' remote client.
 
-use base64::Engine as _;
+use crate::http_client::{BasicAuth, HttpClient, HttpClientConfig, HttpClientError, Secret};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -41,8 +41,8 @@ pub enum ClientBuildError {
     InvalidHeaderValue(String),
     #[error("at most one of basic_auth and bearer_token must be configured")]
     ConflictingAuth,
-    #[error("building the HTTP client failed: {0}")]
-    Http(#[source] reqwest::Error),
+    #[error("{0}")]
+    HttpClient(#[source] HttpClientError),
 }
 
 /// The outcome of a failed send.
@@ -70,22 +70,40 @@ impl SendError {
 /// Sends already-encoded (snappy-compressed protobuf) requests to one endpoint.
 #[derive(Debug, Clone)]
 pub struct RemoteWriteClient {
-    http: reqwest::Client,
+    http: HttpClient,
     url: reqwest::Url,
     headers: HeaderMap,
     retry_on_http_429: bool,
 }
 
 impl RemoteWriteClient {
+    /// A client with only basic auth or a bearer token (no TLS or proxy settings).
     pub fn new(opts: ClientOptions) -> Result<Self, ClientBuildError> {
+        if opts.basic_auth.is_some() && opts.bearer_token.is_some() {
+            return Err(ClientBuildError::ConflictingAuth);
+        }
+        let config = HttpClientConfig {
+            basic_auth: opts.basic_auth.as_ref().map(|(u, p)| BasicAuth {
+                username: u.clone(),
+                password: Secret::new(p.clone()),
+                password_file: String::new(),
+            }),
+            bearer_token: Secret::new(opts.bearer_token.clone().unwrap_or_default()),
+            ..HttpClientConfig::default()
+        };
+        Self::with_http_client(&config, &opts)
+    }
+
+    /// A client with the full shared HTTP client configuration; `opts.basic_auth` and
+    /// `opts.bearer_token` are ignored (credentials come from `config`).
+    pub fn with_http_client(
+        config: &HttpClientConfig,
+        opts: &ClientOptions,
+    ) -> Result<Self, ClientBuildError> {
         let url = reqwest::Url::parse(&opts.url).map_err(|e| ClientBuildError::InvalidUrl {
             url: opts.url.clone(),
             message: e.to_string(),
         })?;
-        if opts.basic_auth.is_some() && opts.bearer_token.is_some() {
-            return Err(ClientBuildError::ConflictingAuth);
-        }
-
         let mut headers = HeaderMap::new();
         for (name, value) in &opts.headers {
             let n = HeaderName::from_bytes(name.as_bytes())
@@ -94,31 +112,20 @@ impl RemoteWriteClient {
                 .map_err(|_| ClientBuildError::InvalidHeaderValue(name.clone()))?;
             headers.insert(n, v);
         }
-        let fixed: [(HeaderName, &str); 4] = [
+        let fixed: [(HeaderName, &str); 3] = [
             (reqwest::header::CONTENT_ENCODING, "snappy"),
             (reqwest::header::CONTENT_TYPE, "application/x-protobuf"),
             (
                 HeaderName::from_static("x-prometheus-remote-write-version"),
                 REMOTE_WRITE_VERSION,
             ),
-            (reqwest::header::USER_AGENT, opts.user_agent.as_str()),
         ];
         for (name, value) in fixed {
-            let v = HeaderValue::from_str(value)
-                .map_err(|_| ClientBuildError::InvalidHeaderValue(name.as_str().to_owned()))?;
-            headers.insert(name, v);
+            headers.insert(name, HeaderValue::from_static(value));
         }
-        if let Some(auth) = authorization(&opts) {
-            let mut v = HeaderValue::from_str(&auth)
-                .map_err(|_| ClientBuildError::InvalidHeaderValue("authorization".into()))?;
-            v.set_sensitive(true);
-            headers.insert(reqwest::header::AUTHORIZATION, v);
-        }
-
-        let http = reqwest::Client::builder()
-            .timeout(opts.timeout)
-            .build()
-            .map_err(ClientBuildError::Http)?;
+        let http = config
+            .build(&opts.user_agent, Some(opts.timeout))
+            .map_err(ClientBuildError::HttpClient)?;
         Ok(RemoteWriteClient {
             http,
             url,
@@ -129,18 +136,27 @@ impl RemoteWriteClient {
 
     /// POSTs one compressed `WriteRequest`. `Ok` means the endpoint answered 2xx.
     pub async fn send(&self, body: Bytes) -> Result<(), SendError> {
-        let resp = self
+        let req = self
             .http
+            .client()
             .post(self.url.clone())
             .headers(self.headers.clone())
-            .body(body)
-            .send()
+            .body(body);
+        // A credentials file that cannot be read now may be back for the next attempt.
+        let req = self
+            .http
+            .authorize(req)
             .await
             .map_err(|e| SendError::Retryable {
                 status: None,
                 retry_after: None,
-                message: error_chain(&e),
+                message: e.to_string(),
             })?;
+        let resp = req.send().await.map_err(|e| SendError::Retryable {
+            status: None,
+            retry_after: None,
+            message: error_chain(&e),
+        })?;
 
         let status = resp.status();
         if status.is_success() {
@@ -168,16 +184,6 @@ impl RemoteWriteClient {
             })
         }
     }
-}
-
-fn authorization(opts: &ClientOptions) -> Option<String> {
-    if let Some((user, pass)) = &opts.basic_auth {
-        return Some(format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
-        ));
-    }
-    opts.bearer_token.as_ref().map(|t| format!("Bearer {t}"))
 }
 
 /// reqwest's top-level message hides the cause ("error sending request"); the chain says

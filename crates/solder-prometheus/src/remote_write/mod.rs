@@ -1,16 +1,28 @@
-//! Building blocks of `prometheus.remote_write` (remote-write 1.0): [`encode`] turns a batch into
-//! a snappy-compressed `prometheus.WriteRequest`, [`client`] sends it and classifies the outcome
-//! (retry with backoff, or drop). The component (WAL, queue, shards) is built on top of these.
+//! `prometheus.remote_write` (remote-write 1.0). [`encode`] turns a batch into a
+//! snappy-compressed `prometheus.WriteRequest`, [`client`] sends it and classifies the outcome;
+//! [`component`] is the component: a durable queue per endpoint ([`record`] is its record
+//! format) drained by a sharded sender with retries ([`shards`] decides how many shards).
+//! Metadata is not queued: the latest per metric family is sent every
+//! `metadata_config.send_interval`, in requests of its own.
 
+pub mod args;
 pub mod client;
+mod component;
 pub mod encode;
+mod metrics;
+pub mod record;
+mod sender;
+pub mod shards;
 
+pub use args::{Args, Endpoint, DEFAULT_WAL_MAX_BYTES};
 pub use client::{
     parse_retry_after, Backoff, ClientBuildError, ClientOptions, RemoteWriteClient, SendError,
     REMOTE_WRITE_VERSION,
 };
+pub use component::PrometheusRemoteWrite;
 pub use encode::{build_write_request, encode_snappy, EncodeError, SnappyEncoder};
 
-/// Registers `prometheus.remote_write` (not yet: the component is being built; until then configs using it fail
-/// `check` by name).
-pub fn register(_reg: &mut solder_core::Registry) {}
+/// Registers `prometheus.remote_write`.
+pub fn register(reg: &mut solder_core::Registry) {
+    reg.register(solder_core::Typed::<PrometheusRemoteWrite>::new());
+}

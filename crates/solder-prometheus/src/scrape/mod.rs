@@ -1,11 +1,30 @@
-//! Building blocks of `prometheus.scrape`: target population ([`target`]) and the start offset
-//! that spreads targets over their interval, so a job's scrapes do not all fire at once.
+//! `prometheus.scrape` (alloy-spec.md §2.3), in layers:
+//! - [`args`]: arguments, Alloy's validation, and what Solder refuses (protobuf, native
+//!   histograms, clustering, experimental flags);
+//! - [`target`]: a discovered target → labels, URL, interval and timeout (`PopulateLabels`);
+//! - [`fetch`]: one HTTP request (headers, timeout, body size limit, gzip);
+//! - [`series`], [`normalize`]: a scraped line's label set (target labels, `exported_` clashes,
+//!   `le`/`quantile` spelling, name rules, label limits);
+//! - [`cache`]: the per-target scrape cache and the append step (limits, staleness);
+//! - [`scrape_loop`]: one target's loop (offset, report series, end-of-run staleness);
+//! - [`component`]: the component, reconciling loops on every update.
 //!
-//! The offset follows Prometheus's `Target.offset`: a per-target hash XOR a per-agent seed,
+//! The start offset here spreads targets over their interval, so a job's scrapes do not all fire
+//! at once. It follows Prometheus's `Target.offset`: a per-target hash XOR a per-agent seed,
 //! modulo the interval. It is stable across restarts and reloads (the same target scrapes at the
 //! same phase), and different agents scraping the same target (a seed per host) do not align.
 
+pub mod args;
+pub mod cache;
+pub mod component;
+pub mod fetch;
+pub mod normalize;
+pub mod scrape_loop;
+mod self_metrics;
+pub mod series;
 pub mod target;
+
+pub use component::PrometheusScrape;
 
 pub use target::{
     format_prometheus_duration, parse_prometheus_duration, populate_target, DurationError,
@@ -99,6 +118,7 @@ fn duration_from_nanos(nanos: u128) -> Duration {
     Duration::new(secs, subsec)
 }
 
-/// Registers `prometheus.scrape` (not yet: the component is being built; until then configs using it fail
-/// `check` by name).
-pub fn register(_reg: &mut solder_core::Registry) {}
+/// Registers `prometheus.scrape`.
+pub fn register(reg: &mut solder_core::Registry) {
+    reg.register(solder_core::Typed::<PrometheusScrape>::new());
+}

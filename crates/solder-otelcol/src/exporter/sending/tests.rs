@@ -1,0 +1,362 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use bytes::Bytes;
+use solder_core::component::{ExportSink, HostInfo};
+use solder_core::HealthReporter;
+use solder_syntax::types::GoDuration;
+use solder_syntax::Value;
+use std::collections::VecDeque;
+use std::path::Path;
+
+struct NoExports;
+impl ExportSink for NoExports {
+    fn publish(&self, _: Value) {}
+}
+
+fn options(dir: &Path, registry: &prometheus::Registry) -> ComponentOptions {
+    ComponentOptions {
+        id: "otelcol.exporter.otlp.test".into(),
+        data_dir: dir.to_path_buf(),
+        registry: registry.clone(),
+        health: HealthReporter::new(),
+        host: Arc::new(HostInfo {
+            http_listen_addr: "127.0.0.1:12345".into(),
+            http_memory_addr: "alloy.internal:12345".into(),
+            hostname: "test".into(),
+            self_registry: prometheus::Registry::new(),
+        }),
+        exports: Arc::new(NoExports),
+    }
+}
+
+/// Answers from a script (then `Ok`), recording what it was given.
+#[derive(Default)]
+struct Scripted {
+    script: Mutex<VecDeque<Result<(), ConsumeError>>>,
+    received: Mutex<Vec<OtlpPayload>>,
+    attempts: std::sync::atomic::AtomicUsize,
+}
+
+impl Scripted {
+    fn new(script: Vec<Result<(), ConsumeError>>) -> Arc<Self> {
+        Arc::new(Scripted {
+            script: Mutex::new(script.into()),
+            ..Default::default()
+        })
+    }
+    fn received(&self) -> Vec<OtlpPayload> {
+        lock(&self.received).clone()
+    }
+    fn attempts(&self) -> usize {
+        self.attempts.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl Sender for Scripted {
+    async fn send(&self, payload: &OtlpPayload) -> Result<(), ConsumeError> {
+        self.attempts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let next = lock(&self.script).pop_front().unwrap_or(Ok(()));
+        if next.is_ok() {
+            lock(&self.received).push(payload.clone());
+        }
+        next
+    }
+}
+
+fn fast_retry() -> RetryArgs {
+    RetryArgs {
+        initial_interval: GoDuration::from_millis(5),
+        max_interval: GoDuration::from_millis(20),
+        ..RetryArgs::default()
+    }
+}
+
+fn payload(n: u8, items: u64) -> OtlpPayload {
+    OtlpPayload {
+        signal: Signal::Traces,
+        encoded: Bytes::from(vec![n; 100]),
+        items,
+    }
+}
+
+fn retryable() -> ConsumeError {
+    ConsumeError::Retryable {
+        message: "unavailable".into(),
+        retry_after: None,
+    }
+}
+
+fn metric(registry: &prometheus::Registry, name: &str) -> f64 {
+    registry
+        .gather()
+        .iter()
+        .filter(|f| f.name() == name)
+        .flat_map(|f| f.get_metric().iter())
+        .map(|m| m.get_counter().get_value() + m.get_gauge().get_value())
+        .sum()
+}
+
+async fn eventually(mut f: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("condition not reached in 4s");
+}
+
+#[tokio::test]
+async fn queued_payload_is_sent_after_retries_and_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = prometheus::Registry::new();
+    let sender = Scripted::new(vec![Err(retryable()), Err(retryable())]);
+    let sending = Sending::new(
+        &options(dir.path(), &registry),
+        "otlp/test".into(),
+        QueueArgs::default(),
+        fast_retry(),
+        sender.clone(),
+    )
+    .unwrap();
+    sending.consume(payload(1, 7)).await.unwrap();
+    // Durable before anything was sent.
+    assert_eq!(sending.queue(Signal::Traces).queue.pending_records(), 1);
+    assert_eq!(sender.attempts(), 0);
+    let stop = CancellationToken::new();
+    let run = tokio::spawn({
+        let s = sending.clone();
+        let stop = stop.clone();
+        async move { s.run(stop).await }
+    });
+    eventually(|| sender.received().len() == 1).await;
+    eventually(|| sending.queue(Signal::Traces).queue.pending_records() == 0).await;
+    assert_eq!(sender.attempts(), 3);
+    assert_eq!(sender.received()[0], payload(1, 7));
+    assert_eq!(metric(&registry, "otelcol_exporter_sent_spans_total"), 7.0);
+    assert_eq!(
+        metric(&registry, "otelcol_exporter_send_failed_spans_total"),
+        0.0
+    );
+    stop.cancel();
+    run.await.unwrap();
+}
+
+#[tokio::test]
+async fn permanent_error_drops_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = prometheus::Registry::new();
+    let sender = Scripted::new(vec![Err(ConsumeError::Permanent("bad".into()))]);
+    let sending = Sending::new(
+        &options(dir.path(), &registry),
+        "otlp/test".into(),
+        QueueArgs::default(),
+        fast_retry(),
+        sender.clone(),
+    )
+    .unwrap();
+    let stop = CancellationToken::new();
+    let run = tokio::spawn({
+        let s = sending.clone();
+        let stop = stop.clone();
+        async move { s.run(stop).await }
+    });
+    sending.consume(payload(1, 3)).await.unwrap();
+    sending.consume(payload(2, 4)).await.unwrap();
+    eventually(|| sender.received().len() == 1).await;
+    eventually(|| sending.queue(Signal::Traces).queue.pending_records() == 0).await;
+    assert_eq!(sender.attempts(), 2);
+    assert_eq!(sender.received()[0], payload(2, 4));
+    assert_eq!(
+        metric(&registry, "otelcol_exporter_send_failed_spans_total"),
+        3.0
+    );
+    assert_eq!(metric(&registry, "otelcol_exporter_sent_spans_total"), 4.0);
+    stop.cancel();
+    run.await.unwrap();
+}
+
+#[tokio::test]
+async fn full_queue_refuses_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = prometheus::Registry::new();
+    let sending = Sending::new(
+        &options(dir.path(), &registry),
+        "otlp/test".into(),
+        QueueArgs {
+            queue_size: 2,
+            ..QueueArgs::default()
+        },
+        fast_retry(),
+        Scripted::new(vec![]),
+    )
+    .unwrap();
+    sending.consume(payload(1, 1)).await.unwrap();
+    sending.consume(payload(2, 1)).await.unwrap();
+    let err = sending.consume(payload(3, 5)).await.unwrap_err();
+    assert!(matches!(err, ConsumeError::Overloaded { .. }), "{err:?}");
+    assert_eq!(
+        metric(&registry, "otelcol_exporter_enqueue_failed_spans_total"),
+        5.0
+    );
+    assert_eq!(metric(&registry, "otelcol_exporter_queue_size"), 2.0);
+    // capacity is reported per data type
+    assert_eq!(metric(&registry, "otelcol_exporter_queue_capacity"), 6.0);
+}
+
+#[tokio::test]
+async fn queued_data_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let registry = prometheus::Registry::new();
+        let sending = Sending::new(
+            &options(dir.path(), &registry),
+            "otlp/test".into(),
+            QueueArgs::default(),
+            fast_retry(),
+            Scripted::new(vec![]),
+        )
+        .unwrap();
+        sending.consume(payload(9, 2)).await.unwrap();
+        // Dropped without ever running: nothing was sent.
+    }
+    let registry = prometheus::Registry::new();
+    let sender = Scripted::new(vec![]);
+    let sending = Sending::new(
+        &options(dir.path(), &registry),
+        "otlp/test".into(),
+        QueueArgs::default(),
+        fast_retry(),
+        sender.clone(),
+    )
+    .unwrap();
+    let stop = CancellationToken::new();
+    let run = tokio::spawn({
+        let s = sending.clone();
+        let stop = stop.clone();
+        async move { s.run(stop).await }
+    });
+    eventually(|| sender.received().len() == 1).await;
+    assert_eq!(sender.received()[0], payload(9, 2));
+    stop.cancel();
+    run.await.unwrap();
+}
+
+#[tokio::test]
+async fn synchronous_mode_returns_the_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = prometheus::Registry::new();
+    let sender = Scripted::new(vec![
+        Err(retryable()),
+        Ok(()),
+        Err(ConsumeError::Permanent("bad".into())),
+    ]);
+    let sending = Sending::new(
+        &options(dir.path(), &registry),
+        "otlp/test".into(),
+        QueueArgs {
+            enabled: false,
+            ..QueueArgs::default()
+        },
+        fast_retry(),
+        sender.clone(),
+    )
+    .unwrap();
+    sending.consume(payload(1, 1)).await.unwrap();
+    assert_eq!(sender.received().len(), 1);
+    let err = sending.consume(payload(2, 1)).await.unwrap_err();
+    assert!(matches!(err, ConsumeError::Permanent(_)));
+    assert_eq!(sending.queue(Signal::Traces).queue.pending_records(), 0);
+}
+
+#[tokio::test]
+async fn retries_stop_after_max_elapsed_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = prometheus::Registry::new();
+    let sender = Scripted::new((0..1000).map(|_| Err(retryable())).collect());
+    let sending = Sending::new(
+        &options(dir.path(), &registry),
+        "otlp/test".into(),
+        QueueArgs {
+            enabled: false,
+            ..QueueArgs::default()
+        },
+        RetryArgs {
+            max_elapsed_time: GoDuration::from_millis(100),
+            ..fast_retry()
+        },
+        sender.clone(),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let err = sending.consume(payload(1, 2)).await.unwrap_err();
+    assert!(err.is_retryable());
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(sender.attempts() > 2);
+    assert_eq!(
+        metric(&registry, "otelcol_exporter_send_failed_spans_total"),
+        2.0
+    );
+    // Retry-After is honoured over the backoff.
+    let sender = Scripted::new(vec![Err(ConsumeError::Retryable {
+        message: "slow down".into(),
+        retry_after: Some(Duration::from_millis(300)),
+    })]);
+    sending
+        .update(
+            QueueArgs {
+                enabled: false,
+                ..QueueArgs::default()
+            },
+            fast_retry(),
+            sender.clone(),
+        )
+        .unwrap();
+    let started = Instant::now();
+    sending.consume(payload(2, 1)).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn block_on_overflow_waits_for_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = prometheus::Registry::new();
+    let sender = Scripted::new(vec![]);
+    let sending = Sending::new(
+        &options(dir.path(), &registry),
+        "otlp/test".into(),
+        QueueArgs {
+            queue_size: 1,
+            block_on_overflow: true,
+            ..QueueArgs::default()
+        },
+        fast_retry(),
+        sender.clone(),
+    )
+    .unwrap();
+    sending.consume(payload(1, 1)).await.unwrap();
+    // Full and not running: the second write waits instead of failing.
+    let blocked =
+        tokio::time::timeout(Duration::from_millis(200), sending.consume(payload(2, 1))).await;
+    assert!(blocked.is_err(), "a full queue must make the writer wait");
+    let stop = CancellationToken::new();
+    let run = tokio::spawn({
+        let s = sending.clone();
+        let stop = stop.clone();
+        async move { s.run(stop).await }
+    });
+    tokio::time::timeout(Duration::from_secs(4), sending.consume(payload(3, 1)))
+        .await
+        .expect("room after the first record was sent")
+        .unwrap();
+    eventually(|| sender.received().len() == 2).await;
+    assert_eq!(
+        metric(&registry, "otelcol_exporter_enqueue_failed_spans_total"),
+        0.0
+    );
+    stop.cancel();
+    run.await.unwrap();
+}

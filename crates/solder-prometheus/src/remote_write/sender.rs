@@ -1,0 +1,913 @@
+//! One endpoint's sending side: a reader drains the endpoint's durable queue, relabels, and
+//! hands items to shards by series hash (so one series' samples stay in order); each shard
+//! batches up to `max_samples_per_send` or `batch_send_deadline`, sends with retries, and
+//! acknowledges. A queue record is committed only once every item read from it was acknowledged
+//! by the endpoint (or dropped as unsendable), and records are committed in order, so after a
+//! restart everything unacknowledged is sent again (at-least-once). Metadata does not travel
+//! with the data: [`metadata`] sends it on its own schedule.
+
+mod metadata;
+
+pub(crate) use metadata::{MetadataSettings, MetadataStore};
+
+use super::client::{Backoff, RemoteWriteClient, SendError};
+use super::encode::{build_write_request, SnappyEncoder};
+use super::metrics::{Metrics, REASON_DROPPED_SERIES, REASON_TOO_OLD};
+use super::record::decode_record;
+use super::shards::{ShardCalculator, Totals};
+use bytes::Bytes;
+use prometheus::{Counter, Gauge, Histogram};
+use solder_core::health::HealthReporter;
+use solder_core::queue::{Queue, Seq};
+use solder_core::relabel::Rule;
+use solder_core::signals::metrics::{Exemplar, Labels, Sample};
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Records read from the queue per read call, and their byte budget.
+const READ_RECORDS: usize = 64;
+const READ_BYTES: u64 = 4 << 20;
+
+/// How long resharding waits for the old shards to send what they hold before stopping them
+/// (what they had not sent is read again from the queue).
+const FLUSH_DEADLINE: Duration = Duration::from_secs(60);
+
+/// After a queue read error, wait this long before trying again.
+const READ_ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+/// Everything an endpoint's sender needs, fixed for one configuration.
+pub(crate) struct Settings {
+    pub remote_name: String,
+    pub url: String,
+    pub client: RemoteWriteClient,
+    pub rules: Vec<Rule>,
+    pub external_labels: Vec<(String, String)>,
+    pub capacity: usize,
+    pub min_shards: usize,
+    pub max_shards: usize,
+    pub max_samples_per_send: usize,
+    pub batch_send_deadline: Duration,
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    pub sample_age_limit: Duration,
+    pub send_exemplars: bool,
+    pub metadata: MetadataSettings,
+    /// [`super::shards::SHARD_UPDATE_INTERVAL`]; shorter only in tests.
+    pub shard_update_interval: Duration,
+}
+
+/// The endpoint's metric children (labelled with `remote_name` and `url`).
+pub(crate) struct EndpointMetrics {
+    samples_total: Counter,
+    samples_failed: Counter,
+    samples_retried: Counter,
+    samples_dropped_series: Counter,
+    samples_too_old: Counter,
+    samples_pending: Gauge,
+    exemplars_total: Counter,
+    exemplars_failed: Counter,
+    exemplars_retried: Counter,
+    exemplars_dropped_series: Counter,
+    exemplars_too_old: Counter,
+    exemplars_pending: Gauge,
+    metadata_total: Counter,
+    metadata_failed: Counter,
+    metadata_retried: Counter,
+    metadata_bytes: Counter,
+    bytes_total: Counter,
+    sent_batch_duration: Histogram,
+    highest_sent_timestamp: Gauge,
+    shards: Gauge,
+    shards_desired: Gauge,
+    pub(crate) wal_pending_bytes: Gauge,
+    pub(crate) wal_dropped_records: Counter,
+    pub(crate) wal_dropped_bytes: Counter,
+    wal_corruptions: Counter,
+}
+
+impl EndpointMetrics {
+    pub(crate) fn new(m: &Metrics, s: &Settings) -> Self {
+        let l = [s.remote_name.as_str(), s.url.as_str()];
+        let dropped =
+            |v: &prometheus::CounterVec, reason: &str| v.with_label_values(&[l[0], l[1], reason]);
+        m.shards_min.with_label_values(&l).set(s.min_shards as f64);
+        m.shards_max.with_label_values(&l).set(s.max_shards as f64);
+        m.shard_capacity
+            .with_label_values(&l)
+            .set(s.capacity as f64);
+        m.max_samples_per_send
+            .with_label_values(&l)
+            .set(s.max_samples_per_send as f64);
+        EndpointMetrics {
+            samples_total: m.samples_total.with_label_values(&l),
+            samples_failed: m.samples_failed.with_label_values(&l),
+            samples_retried: m.samples_retried.with_label_values(&l),
+            samples_dropped_series: dropped(&m.samples_dropped, REASON_DROPPED_SERIES),
+            samples_too_old: dropped(&m.samples_dropped, REASON_TOO_OLD),
+            samples_pending: m.samples_pending.with_label_values(&l),
+            exemplars_total: m.exemplars_total.with_label_values(&l),
+            exemplars_failed: m.exemplars_failed.with_label_values(&l),
+            exemplars_retried: m.exemplars_retried.with_label_values(&l),
+            exemplars_dropped_series: dropped(&m.exemplars_dropped, REASON_DROPPED_SERIES),
+            exemplars_too_old: dropped(&m.exemplars_dropped, REASON_TOO_OLD),
+            exemplars_pending: m.exemplars_pending.with_label_values(&l),
+            metadata_total: m.metadata_total.with_label_values(&l),
+            metadata_failed: m.metadata_failed.with_label_values(&l),
+            metadata_retried: m.metadata_retried.with_label_values(&l),
+            metadata_bytes: m.metadata_bytes.with_label_values(&l),
+            bytes_total: m.bytes_total.with_label_values(&l),
+            sent_batch_duration: m.sent_batch_duration.with_label_values(&l),
+            highest_sent_timestamp: m.highest_sent_timestamp.with_label_values(&l),
+            shards: m.shards.with_label_values(&l),
+            shards_desired: m.shards_desired.with_label_values(&l),
+            wal_pending_bytes: m.wal_pending_bytes.with_label_values(&l),
+            wal_dropped_records: m.wal_dropped_records.with_label_values(&l),
+            wal_dropped_bytes: m.wal_dropped_bytes.with_label_values(&l),
+            wal_corruptions: m.wal_corruptions.clone(),
+        }
+    }
+}
+
+/// One item read from the queue, tagged with its record's sequence.
+struct Queued {
+    seq: Seq,
+    item: Item,
+}
+
+enum Item {
+    Sample(Sample),
+    Exemplar(Exemplar),
+}
+
+impl Item {
+    fn shard(&self, shards: usize) -> usize {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        match self {
+            Item::Sample(s) => s.labels.hash(&mut h),
+            Item::Exemplar(e) => e.series.hash(&mut h),
+        }
+        (h.finish() % shards.max(1) as u64) as usize
+    }
+}
+
+/// Counters the shard calculation reads.
+#[derive(Default)]
+struct SendStats {
+    samples_in: AtomicU64,
+    samples_out: AtomicU64,
+    send_nanos: AtomicU64,
+    /// The latest send failed and is being retried (no scaling up meanwhile).
+    failing: AtomicBool,
+    /// Health was set unhealthy by a send; the next success restores it.
+    degraded: AtomicBool,
+}
+
+/// One endpoint: its settings, queue and metrics.
+pub(crate) struct EndpointSender {
+    pub(crate) settings: Settings,
+    pub(crate) queue: Queue,
+    pub(crate) metrics: EndpointMetrics,
+    health: HealthReporter,
+    stats: SendStats,
+    metadata_store: Arc<MetadataStore>,
+}
+
+enum Outcome {
+    Shutdown,
+    Reshard(usize),
+    ReadFailed,
+}
+
+impl EndpointSender {
+    pub(crate) fn new(
+        settings: Settings,
+        queue: Queue,
+        metrics: EndpointMetrics,
+        health: HealthReporter,
+        metadata_store: Arc<MetadataStore>,
+    ) -> Self {
+        EndpointSender {
+            settings,
+            queue,
+            metrics,
+            health,
+            stats: SendStats::default(),
+            metadata_store,
+        }
+    }
+
+    /// Sends data and metadata until `shutdown`.
+    pub(crate) async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        tokio::join!(
+            Arc::clone(&self).run_data(shutdown.clone()),
+            self.run_metadata(shutdown)
+        );
+    }
+
+    /// Sends queued data until `shutdown`. What was read but not acknowledged when it stops is
+    /// made readable again, for the next run (after an update) or the next process.
+    async fn run_data(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut shards = self.settings.min_shards;
+        let mut calc = ShardCalculator::default();
+        loop {
+            self.metrics.shards.set(shards as f64);
+            let generation = Generation::start(&self, shards);
+            let outcome = self
+                .read_loop(&generation, &shutdown, &mut calc, shards)
+                .await;
+            match outcome {
+                Outcome::Shutdown => {
+                    generation.stop_now().await;
+                    self.queue.rewind();
+                    return;
+                }
+                Outcome::ReadFailed => {
+                    generation.stop_now().await;
+                    self.queue.rewind();
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(READ_ERROR_PAUSE) => {}
+                    }
+                }
+                Outcome::Reshard(n) => {
+                    if !generation.drain(FLUSH_DEADLINE).await {
+                        self.queue.rewind();
+                    }
+                    shards = n;
+                }
+            }
+        }
+    }
+
+    async fn read_loop(
+        &self,
+        generation: &Generation,
+        shutdown: &CancellationToken,
+        calc: &mut ShardCalculator,
+        current: usize,
+    ) -> Outcome {
+        let mut tick = tokio::time::interval(self.settings.shard_update_interval);
+        tick.tick().await;
+        let mut last_tick = Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return Outcome::Shutdown,
+                _ = tick.tick() => {
+                    let n = self.desired_shards(calc, current, last_tick.elapsed());
+                    last_tick = Instant::now();
+                    self.metrics.shards_desired.set(n as f64);
+                    self.metrics.wal_pending_bytes.set(self.queue.pending_bytes() as f64);
+                    if n != current {
+                        return Outcome::Reshard(n);
+                    }
+                }
+                _ = self.queue.wait_for_data() => {
+                    let records = match self.queue.read_batch(READ_RECORDS, READ_BYTES) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            self.health.unhealthy(format!(
+                                "endpoint {}: reading the WAL failed: {e}",
+                                self.settings.remote_name
+                            ));
+                            return Outcome::ReadFailed;
+                        }
+                    };
+                    for (seq, payload) in records {
+                        let items = self.prepare(&payload);
+                        generation.tracker.register(seq, items.len());
+                        for item in items {
+                            let shard = item.shard(generation.txs.len());
+                            if let Some(g) = self.pending_gauge(&item) {
+                                g.inc();
+                            }
+                            let queued = Queued { seq, item };
+                            tokio::select! {
+                                r = generation.txs[shard].send(queued) => {
+                                    if let Err(mpsc::error::SendError(q)) = r {
+                                        // The shard died (it only does when aborted).
+                                        if let Some(g) = self.pending_gauge(&q.item) {
+                                            g.dec();
+                                        }
+                                        return Outcome::Shutdown;
+                                    }
+                                }
+                                _ = shutdown.cancelled() => return Outcome::Shutdown,
+                            }
+                        }
+                    }
+                    self.metrics.wal_pending_bytes.set(self.queue.pending_bytes() as f64);
+                }
+            }
+        }
+    }
+
+    fn desired_shards(
+        &self,
+        calc: &mut ShardCalculator,
+        current: usize,
+        interval: Duration,
+    ) -> usize {
+        let totals = Totals {
+            samples_in: self.stats.samples_in.load(Ordering::Relaxed),
+            samples_out: self.stats.samples_out.load(Ordering::Relaxed),
+            send_seconds: self.stats.send_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        };
+        // Buffered in shards, plus unread records at the average record size seen so far.
+        let in_records = self.queue.stats().committed_records.load(Ordering::Relaxed) + 1;
+        let per_record = totals.samples_in as f64 / in_records as f64;
+        let backlog =
+            self.metrics.samples_pending.get() + self.queue.unread_records() as f64 * per_record;
+        calc.desired(
+            current,
+            self.settings.min_shards,
+            self.settings.max_shards,
+            totals,
+            backlog,
+            interval,
+            self.stats.failing.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The `*_pending` gauge an item counts in.
+    fn pending_gauge(&self, item: &Item) -> Option<&Gauge> {
+        match item {
+            Item::Sample(_) => Some(&self.metrics.samples_pending),
+            Item::Exemplar(_) => Some(&self.metrics.exemplars_pending),
+        }
+    }
+
+    /// Decodes a record and applies `write_relabel_config`; counts what relabeling drops.
+    fn prepare(&self, payload: &[u8]) -> Vec<Item> {
+        let batch = match decode_record(payload) {
+            Ok(b) => b,
+            Err(_) => {
+                self.metrics.wal_corruptions.inc();
+                return Vec::new();
+            }
+        };
+        let rules = &self.settings.rules;
+        // One rule run per distinct series of the record.
+        let mut relabeled: std::collections::HashMap<Labels, Option<Labels>> =
+            std::collections::HashMap::new();
+        let mut relabel = |l: &Labels| -> Option<Labels> {
+            if rules.is_empty() {
+                return Some(l.clone());
+            }
+            relabeled
+                .entry(l.clone())
+                .or_insert_with(|| crate::relabel::apply_rules(rules, l))
+                .clone()
+        };
+        let mut out = Vec::with_capacity(batch.samples.len());
+        self.stats
+            .samples_in
+            .fetch_add(batch.samples.len() as u64, Ordering::Relaxed);
+        for s in batch.samples {
+            match relabel(&s.labels) {
+                Some(labels) => out.push(Item::Sample(Sample { labels, ..s })),
+                None => self.metrics.samples_dropped_series.inc(),
+            }
+        }
+        if self.settings.send_exemplars {
+            for e in batch.exemplars {
+                match relabel(&e.series) {
+                    Some(series) => out.push(Item::Exemplar(Exemplar { series, ..e })),
+                    None => self.metrics.exemplars_dropped_series.inc(),
+                }
+            }
+        }
+        // Records written before metadata moved out of the queue may still carry some.
+        self.metadata_store.update(&batch.metadata);
+        out
+    }
+
+    /// Sends one batch until it is delivered or refused for good, then acknowledges its items.
+    async fn send_batch(
+        &self,
+        items: Vec<Queued>,
+        tracker: &AckTracker,
+        encoder: &mut SnappyEncoder,
+    ) {
+        let mut acks: BTreeMap<Seq, usize> = BTreeMap::new();
+        let mut samples = Vec::new();
+        let mut exemplars = Vec::new();
+        for q in items {
+            *acks.entry(q.seq).or_default() += 1;
+            match q.item {
+                Item::Sample(s) => samples.push(s),
+                Item::Exemplar(e) => exemplars.push(e),
+            }
+        }
+        let m = &self.metrics;
+        let pending = (samples.len(), exemplars.len());
+        let mut backoff = Backoff::new(self.settings.min_backoff, self.settings.max_backoff);
+        let mut buf = Vec::new();
+        loop {
+            self.drop_too_old(&mut samples, &mut exemplars);
+            if samples.is_empty() && exemplars.is_empty() {
+                break;
+            }
+            let req =
+                build_write_request(&samples, &exemplars, &[], &self.settings.external_labels);
+            if let Err(e) = encoder.encode(&req, &mut buf) {
+                self.health
+                    .unhealthy(format!("encoding a write request failed: {e}"));
+                m.samples_failed.inc_by(samples.len() as f64);
+                m.exemplars_failed.inc_by(exemplars.len() as f64);
+                break;
+            }
+            let (ns, ne) = (samples.len() as f64, exemplars.len() as f64);
+            // Prometheus counts every attempt in `*_total`.
+            m.samples_total.inc_by(ns);
+            m.exemplars_total.inc_by(ne);
+            let started = Instant::now();
+            let result = self
+                .settings
+                .client
+                .send(Bytes::copy_from_slice(&buf))
+                .await;
+            let took = started.elapsed();
+            m.sent_batch_duration.observe(took.as_secs_f64());
+            self.stats.send_nanos.fetch_add(
+                u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+            match result {
+                Ok(()) => {
+                    m.bytes_total.inc_by(buf.len() as f64);
+                    self.stats
+                        .samples_out
+                        .fetch_add(samples.len() as u64, Ordering::Relaxed);
+                    self.stats.failing.store(false, Ordering::Relaxed);
+                    if self.stats.degraded.swap(false, Ordering::Relaxed) {
+                        self.health.healthy(format!(
+                            "endpoint {}: sending again",
+                            self.settings.remote_name
+                        ));
+                    }
+                    if let Some(max_ts) = samples.iter().map(|s| s.timestamp_ms).max() {
+                        let secs = max_ts as f64 / 1000.0;
+                        if secs > m.highest_sent_timestamp.get() {
+                            m.highest_sent_timestamp.set(secs);
+                        }
+                    }
+                    break;
+                }
+                Err(SendError::Retryable {
+                    retry_after,
+                    message,
+                    ..
+                }) => {
+                    self.stats.failing.store(true, Ordering::Relaxed);
+                    self.stats.degraded.store(true, Ordering::Relaxed);
+                    self.health.unhealthy(format!(
+                        "endpoint {}: {message}; retrying",
+                        self.settings.remote_name
+                    ));
+                    m.samples_retried.inc_by(ns);
+                    m.exemplars_retried.inc_by(ne);
+                    let delay = backoff.next();
+                    tokio::time::sleep(retry_after.unwrap_or(delay)).await;
+                }
+                Err(SendError::Permanent { message, .. }) => {
+                    self.stats.degraded.store(true, Ordering::Relaxed);
+                    self.health.unhealthy(format!(
+                        "endpoint {}: {message}; data dropped",
+                        self.settings.remote_name
+                    ));
+                    m.samples_failed.inc_by(ns);
+                    m.exemplars_failed.inc_by(ne);
+                    break;
+                }
+            }
+        }
+        m.samples_pending.sub(pending.0 as f64);
+        m.exemplars_pending.sub(pending.1 as f64);
+        for (seq, n) in acks {
+            tracker.done(seq, n);
+        }
+    }
+
+    /// `sample_age_limit`: samples (and exemplars) older than the limit are not worth sending
+    /// any more, checked before every attempt as in Prometheus.
+    fn drop_too_old(&self, samples: &mut Vec<Sample>, exemplars: &mut Vec<Exemplar>) {
+        let limit = self.settings.sample_age_limit;
+        if limit.is_zero() {
+            return;
+        }
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let cutoff = now_ms - i64::try_from(limit.as_millis()).unwrap_or(i64::MAX);
+        let before = samples.len();
+        samples.retain(|s| s.timestamp_ms >= cutoff);
+        self.metrics
+            .samples_too_old
+            .inc_by((before - samples.len()) as f64);
+        let before = exemplars.len();
+        exemplars.retain(|e| e.timestamp_ms >= cutoff);
+        self.metrics
+            .exemplars_too_old
+            .inc_by((before - exemplars.len()) as f64);
+    }
+}
+
+/// Commits queue records once all their items are acknowledged, in order.
+struct AckTracker {
+    queue: Queue,
+    health: HealthReporter,
+    pending_bytes: Gauge,
+    outstanding: Mutex<BTreeMap<Seq, usize>>,
+}
+
+impl AckTracker {
+    fn register(&self, seq: Seq, items: usize) {
+        let mut map = self
+            .outstanding
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.insert(seq, items);
+        self.advance(&mut map);
+    }
+
+    fn done(&self, seq: Seq, items: usize) {
+        let mut map = self
+            .outstanding
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(left) = map.get_mut(&seq) {
+            *left = left.saturating_sub(items);
+        }
+        self.advance(&mut map);
+    }
+
+    fn advance(&self, map: &mut BTreeMap<Seq, usize>) {
+        let mut last = None;
+        while let Some((&seq, &left)) = map.first_key_value() {
+            if left > 0 {
+                break;
+            }
+            map.pop_first();
+            last = Some(seq);
+        }
+        if let Some(seq) = last {
+            // A failed commit only means redelivery after a restart.
+            if let Err(e) = self.queue.commit(seq) {
+                self.health
+                    .unhealthy(format!("committing the WAL cursor failed: {e}"));
+            }
+            self.pending_bytes.set(self.queue.pending_bytes() as f64);
+        }
+    }
+}
+
+/// The shards of one shard count.
+struct Generation {
+    txs: Vec<mpsc::Sender<Queued>>,
+    handles: Vec<JoinHandle<()>>,
+    tracker: Arc<AckTracker>,
+}
+
+impl Generation {
+    fn start(ep: &Arc<EndpointSender>, shards: usize) -> Generation {
+        let tracker = Arc::new(AckTracker {
+            queue: ep.queue.clone(),
+            health: ep.health.clone(),
+            pending_bytes: ep.metrics.wal_pending_bytes.clone(),
+            outstanding: Mutex::new(BTreeMap::new()),
+        });
+        let mut txs = Vec::with_capacity(shards);
+        let mut handles = Vec::with_capacity(shards);
+        for _ in 0..shards.max(1) {
+            let (tx, rx) = mpsc::channel(ep.settings.capacity.max(1));
+            txs.push(tx);
+            handles.push(tokio::spawn(shard_loop(
+                Arc::clone(ep),
+                rx,
+                Arc::clone(&tracker),
+            )));
+        }
+        Generation {
+            txs,
+            handles,
+            tracker,
+        }
+    }
+
+    /// Closes the shards' inputs and waits for them to send what they hold; `false` if they
+    /// had to be stopped at the deadline.
+    async fn drain(self, deadline: Duration) -> bool {
+        drop(self.txs);
+        let mut handles = self.handles;
+        let all = futures_join_all(&mut handles);
+        match tokio::time::timeout(deadline, all).await {
+            Ok(()) => true,
+            Err(_) => {
+                for h in &handles {
+                    h.abort();
+                }
+                for h in handles {
+                    let _ = h.await;
+                }
+                false
+            }
+        }
+    }
+
+    async fn stop_now(self) {
+        drop(self.txs);
+        for h in &self.handles {
+            h.abort();
+        }
+        for h in self.handles {
+            let _ = h.await;
+        }
+    }
+}
+
+/// Waits for every handle (without taking them, so the caller can still abort them).
+async fn futures_join_all(handles: &mut [JoinHandle<()>]) {
+    for h in handles.iter_mut() {
+        let _ = h.await;
+    }
+}
+
+enum Event {
+    Item(Queued),
+    Deadline,
+    Closed,
+}
+
+async fn shard_loop(
+    ep: Arc<EndpointSender>,
+    mut rx: mpsc::Receiver<Queued>,
+    tracker: Arc<AckTracker>,
+) {
+    let max = ep.settings.max_samples_per_send.max(1);
+    let mut pending: Vec<Queued> = Vec::new();
+    let mut deadline: Option<tokio::time::Instant> = None;
+    let mut encoder = SnappyEncoder::new();
+    loop {
+        let event = match deadline {
+            None => match rx.recv().await {
+                Some(q) => Event::Item(q),
+                None => Event::Closed,
+            },
+            Some(at) => tokio::select! {
+                r = rx.recv() => match r {
+                    Some(q) => Event::Item(q),
+                    None => Event::Closed,
+                },
+                _ = tokio::time::sleep_until(at) => Event::Deadline,
+            },
+        };
+        let flush = match event {
+            Event::Item(q) => {
+                if pending.is_empty() {
+                    deadline = Some(tokio::time::Instant::now() + ep.settings.batch_send_deadline);
+                }
+                pending.push(q);
+                pending.len() >= max
+            }
+            Event::Deadline => true,
+            Event::Closed => {
+                if !pending.is_empty() {
+                    ep.send_batch(std::mem::take(&mut pending), &tracker, &mut encoder)
+                        .await;
+                }
+                return;
+            }
+        };
+        if flush {
+            deadline = None;
+            ep.send_batch(std::mem::take(&mut pending), &tracker, &mut encoder)
+                .await;
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use solder_core::queue::{FsyncPolicy, QueueOptions};
+
+    fn tracker(dir: &std::path::Path) -> AckTracker {
+        let opts = QueueOptions {
+            max_bytes: 1 << 20,
+            segment_bytes: 1 << 16,
+            fsync: FsyncPolicy::Never,
+        };
+        let (queue, _) = Queue::open(dir, opts).unwrap();
+        AckTracker {
+            queue,
+            health: HealthReporter::new(),
+            pending_bytes: Gauge::new("pending", "pending").unwrap(),
+            outstanding: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    #[test]
+    fn commits_only_the_acknowledged_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = tracker(dir.path());
+        for payload in [b"a", b"b", b"c", b"d"] {
+            t.queue.append(payload).unwrap();
+        }
+        let read = t.queue.read_batch(10, 1 << 20).unwrap();
+        let seqs: Vec<Seq> = read.iter().map(|(s, _)| *s).collect();
+        t.register(seqs[0], 2);
+        t.register(seqs[1], 1);
+        t.register(seqs[2], 0);
+        t.register(seqs[3], 1);
+        // A later record finishing first commits nothing: the first is still out.
+        t.done(seqs[1], 1);
+        assert_eq!(t.queue.pending_records(), 4);
+        t.done(seqs[0], 1);
+        assert_eq!(t.queue.pending_records(), 4);
+        // The first completes: it and the finished ones after it (including the empty one)
+        // are committed, up to the one still out.
+        t.done(seqs[0], 1);
+        assert_eq!(t.queue.pending_records(), 1);
+        assert_eq!(t.pending_bytes.get(), t.queue.pending_bytes() as f64);
+        t.done(seqs[3], 1);
+        assert_eq!(t.queue.pending_records(), 0);
+        assert_eq!(t.pending_bytes.get(), 0.0);
+    }
+
+    /// A slow endpoint (50 ms per request) and 2400 queued samples: one shard cannot keep up,
+    /// so the sender reshards upwards, and no series loses order across the reshard.
+    #[tokio::test]
+    async fn reshards_up_under_load_and_keeps_series_order() {
+        use super::super::client::ClientOptions;
+        use super::super::record::encode_record;
+        use solder_core::signals::metrics::MetricsBatch;
+        use solder_proto::prost::Message;
+
+        type Seen = Arc<Mutex<Vec<(String, i64)>>>;
+        let seen: Seen = Arc::default();
+        let s2 = seen.clone();
+        let app = axum::Router::new().fallback(move |body: Bytes| {
+            let seen = s2.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
+                let req = solder_proto::prometheus::WriteRequest::decode(raw.as_slice()).unwrap();
+                let mut seen = seen.lock().unwrap();
+                for ts in req.timeseries {
+                    let name = ts.labels[0].value.clone();
+                    for s in ts.samples {
+                        seen.push((name.clone(), s.timestamp));
+                    }
+                }
+                axum::http::StatusCode::NO_CONTENT
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+        let dir = tempfile::tempdir().unwrap();
+        let (queue, _) = Queue::open(
+            dir.path(),
+            QueueOptions {
+                max_bytes: 64 << 20,
+                segment_bytes: 1 << 20,
+                fsync: FsyncPolicy::Never,
+            },
+        )
+        .unwrap();
+        let series = 16;
+        let per_series = 150i64;
+        for t in 0..per_series {
+            let samples = (0..series)
+                .map(|i| Sample {
+                    labels: Labels::new(vec![("__name__".into(), format!("m{i:02}"))]),
+                    timestamp_ms: t,
+                    value: 0.0,
+                })
+                .collect();
+            let batch = MetricsBatch {
+                samples,
+                ..Default::default()
+            };
+            queue.append(&encode_record(&batch)).unwrap();
+        }
+        let client = RemoteWriteClient::new(ClientOptions {
+            url: format!("http://{addr}/write"),
+            timeout: Duration::from_secs(5),
+            headers: vec![],
+            user_agent: "test".into(),
+            basic_auth: None,
+            bearer_token: None,
+            retry_on_http_429: true,
+        })
+        .unwrap();
+        let settings = Settings {
+            remote_name: "t".into(),
+            url: "u".into(),
+            client,
+            rules: vec![],
+            external_labels: vec![],
+            capacity: 100,
+            min_shards: 1,
+            max_shards: 8,
+            max_samples_per_send: 20,
+            batch_send_deadline: Duration::from_millis(20),
+            min_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+            sample_age_limit: Duration::ZERO,
+            send_exemplars: true,
+            metadata: MetadataSettings {
+                send: false,
+                send_interval: Duration::from_secs(60),
+                max_per_send: 2000,
+            },
+            shard_update_interval: Duration::from_millis(300),
+        };
+        let metrics = Metrics::new().unwrap();
+        let em = EndpointMetrics::new(&metrics, &settings);
+        let sender = Arc::new(EndpointSender::new(
+            settings,
+            queue.clone(),
+            em,
+            HealthReporter::new(),
+            Arc::default(),
+        ));
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(sender.clone().run(shutdown.clone()));
+
+        let total = (series as i64 * per_series) as usize;
+        let start = Instant::now();
+        let mut max_shards_seen = 1.0f64;
+        while seen.lock().unwrap().len() < total {
+            max_shards_seen = max_shards_seen.max(sender.metrics.shards.get());
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "not delivered in time"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(max_shards_seen > 1.0, "never resharded upwards");
+        assert!(sender.metrics.shards_desired.get() >= 1.0);
+        let mut per: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for (name, ts) in seen.lock().unwrap().iter() {
+            per.entry(name.clone()).or_default().push(*ts);
+        }
+        let want: Vec<i64> = (0..per_series).collect();
+        assert_eq!(per.len(), series);
+        for (name, got) in per {
+            assert_eq!(
+                got, want,
+                "series {name}: complete, in order, no duplicates"
+            );
+        }
+        // The last response may still be on its way; then everything is committed.
+        while queue.pending_records() > 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "not committed in time"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        shutdown.cancel();
+        task.await.unwrap();
+    }
+
+    #[test]
+    fn items_of_one_series_always_go_to_the_same_shard() {
+        let l = Labels::new(vec![("__name__".into(), "x".into())]);
+        let s = |ts| {
+            Item::Sample(Sample {
+                labels: l.clone(),
+                timestamp_ms: ts,
+                value: 0.0,
+            })
+        };
+        for shards in [1, 3, 7, 50] {
+            let first = s(0).shard(shards);
+            assert!(first < shards);
+            assert!((1..100).all(|ts| s(ts).shard(shards) == first));
+        }
+        // Different series spread over the shards.
+        let spread: std::collections::HashSet<usize> = (0..100)
+            .map(|i| {
+                Item::Sample(Sample {
+                    labels: Labels::new(vec![("__name__".into(), format!("m{i}"))]),
+                    timestamp_ms: 0,
+                    value: 0.0,
+                })
+                .shard(4)
+            })
+            .collect();
+        assert_eq!(spread.len(), 4);
+    }
+}

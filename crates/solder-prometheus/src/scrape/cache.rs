@@ -1,0 +1,564 @@
+//! The scrape cache of one target (DESIGN.md §5) and the append step built on it: turning one
+//! scrape body into samples, exemplars and staleness markers.
+//!
+//! The cache maps the raw series text of a line (`name{labels}`, exactly as exposed) to the
+//! label set already built for it, so a steady-state scrape does no label parsing, merging or
+//! validation for series it has seen before: one hash of the raw text and a reference-count
+//! bump per line. Staleness follows Prometheus: a series appended in the previous successful
+//! scrape but not in this one gets a stale marker, and a failed scrape marks every series of
+//! the previous one stale.
+
+use super::series::{
+    exposed_labels, merge_target_labels, validate_series, LabelLimits, SeriesError,
+};
+use crate::exposition::{Entry, Format, MetricType, ParseError, Parser};
+use solder_core::signals::metrics::{stale_nan, Exemplar, Labels, MetricsBatch, Sample};
+use std::collections::HashMap;
+
+/// Samples more than this far in the future are refused (Prometheus's `maxAheadTime`).
+pub const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
+
+/// Per-job settings the append step needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppendSettings {
+    pub honor_labels: bool,
+    pub honor_timestamps: bool,
+    pub track_timestamps_staleness: bool,
+    /// 0 = no limit.
+    pub sample_limit: usize,
+    pub label_limits: LabelLimits,
+    /// `metric_name_validation_scheme = "utf8"`.
+    pub utf8_names: bool,
+}
+
+/// The clock of one scrape, in milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScrapeTimes {
+    /// The scrape's timestamp, given to samples without an (honoured) one of their own.
+    pub default_ms: i64,
+    /// Wall-clock now: samples more than [`MAX_AHEAD_MS`] past it are refused.
+    pub now_ms: i64,
+}
+
+/// Why the samples of a scrape were rejected as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppendError {
+    #[error("{0}")]
+    Parse(#[from] ParseError),
+    #[error("{0}")]
+    Series(#[from] SeriesError),
+    #[error("sample limit exceeded")]
+    SampleLimit,
+}
+
+/// What one append did, for the report series and the self-metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppendStats {
+    /// Sample lines in the body (`scrape_samples_scraped`).
+    pub total: usize,
+    /// Samples after (no) metric relabeling, duplicates included
+    /// (`scrape_samples_post_metric_relabeling`).
+    pub added: usize,
+    /// Series not in the cache before this scrape (`scrape_series_added`).
+    pub series_added: usize,
+    pub duplicates: usize,
+    pub out_of_bounds: usize,
+    pub exceeded_sample_limit: bool,
+    pub exceeded_label_limits: bool,
+    /// Lines whose label set was taken from the cache.
+    pub cache_hits: usize,
+}
+
+struct CacheEntry {
+    labels: Labels,
+    /// Identity of the final label set, shared by raw spellings that build the same labels.
+    id: u64,
+    /// The scrape iteration that last saw this line.
+    last_iter: u64,
+}
+
+/// One target's cache. Not shared: the target's loop owns it.
+pub struct ScrapeCache {
+    series: HashMap<Box<str>, CacheEntry>,
+    /// Final label set → (id, number of cache entries using it).
+    ids: HashMap<Labels, (u64, usize)>,
+    next_id: u64,
+    iter: u64,
+    /// Series appended (and tracked for staleness) by the last successful scrape / this one.
+    prev: HashMap<u64, Labels>,
+    cur: HashMap<u64, Labels>,
+    /// Cache size after the last successful scrape (to bound growth while scrapes fail).
+    successful_count: usize,
+    /// Flushes forced by growth during failing scrapes, not yet reported.
+    forced_flushes: u64,
+}
+
+impl Default for ScrapeCache {
+    fn default() -> Self {
+        ScrapeCache::new()
+    }
+}
+
+impl ScrapeCache {
+    pub fn new() -> Self {
+        ScrapeCache {
+            series: HashMap::new(),
+            ids: HashMap::new(),
+            next_id: 1,
+            iter: 1,
+            prev: HashMap::new(),
+            cur: HashMap::new(),
+            successful_count: 0,
+            forced_flushes: 0,
+        }
+    }
+
+    /// Number of cached lines.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    /// Flushes forced since the last call (`prometheus_target_scrapes_cache_flush_forced_total`).
+    pub fn take_forced_flushes(&mut self) -> u64 {
+        std::mem::take(&mut self.forced_flushes)
+    }
+
+    /// Series that would get a stale marker if the target went away now.
+    pub fn tracked_series(&self) -> usize {
+        self.prev.len()
+    }
+
+    fn id_for(&mut self, labels: &Labels) -> u64 {
+        if let Some((id, refs)) = self.ids.get_mut(labels) {
+            *refs += 1;
+            return *id;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.ids.insert(labels.clone(), (id, 1));
+        id
+    }
+
+    fn remove_entry_ref(ids: &mut HashMap<Labels, (u64, usize)>, labels: &Labels) {
+        if let Some((_, refs)) = ids.get_mut(labels) {
+            *refs -= 1;
+            if *refs == 0 {
+                ids.remove(labels);
+            }
+        }
+    }
+
+    /// Parses `body` and appends its samples (and exemplars) with timestamp `default_ts_ms`
+    /// (unless honoured from the body), followed by stale markers for series that disappeared.
+    ///
+    /// On error nothing of this scrape is left in `out` (it is truncated back, Prometheus's
+    /// rollback) and the caller should call [`ScrapeCache::append_failed`]; the stats still
+    /// count what was parsed, for the report series.
+    pub fn append_body(
+        &mut self,
+        body: &[u8],
+        format: Format,
+        target: &Labels,
+        settings: &AppendSettings,
+        times: ScrapeTimes,
+        out: &mut MetricsBatch,
+    ) -> (AppendStats, Result<(), AppendError>) {
+        let mut stats = AppendStats::default();
+        let start_samples = out.samples.len();
+        let start_exemplars = out.exemplars.len();
+        let default_ts_ms = times.default_ms;
+        let result = self.append_lines(
+            body,
+            format,
+            target,
+            settings,
+            default_ts_ms,
+            times.now_ms,
+            out,
+            &mut stats,
+        );
+        match result {
+            Ok(()) => {
+                self.append_stale_markers(default_ts_ms, out);
+                self.iter_done(true);
+                (stats, Ok(()))
+            }
+            Err(e) => {
+                out.samples.truncate(start_samples);
+                out.exemplars.truncate(start_exemplars);
+                // What this attempt tracked was rolled back with it.
+                self.cur.clear();
+                (stats, Err(e))
+            }
+        }
+    }
+
+    /// A failed (or empty) scrape: every series of the last successful scrape becomes stale.
+    pub fn append_failed(&mut self, ts_ms: i64, out: &mut MetricsBatch) {
+        self.cur.clear();
+        self.append_stale_markers(ts_ms, out);
+        self.iter_done(false);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn append_lines(
+        &mut self,
+        body: &[u8],
+        format: Format,
+        target: &Labels,
+        settings: &AppendSettings,
+        default_ts_ms: i64,
+        now_ms: i64,
+        out: &mut MetricsBatch,
+        stats: &mut AppendStats,
+    ) -> Result<(), AppendError> {
+        let parser = Parser::from_bytes(body, format)?;
+        let max_ts = now_ms.saturating_add(MAX_AHEAD_MS);
+        let mut last_type: Option<MetricType> = None;
+        let mut limited_samples = 0usize;
+        let mut sample_limit_hit = false;
+        for entry in parser {
+            let sample = match entry? {
+                Entry::Series(s) => s,
+                Entry::Type { metric_type, .. } => {
+                    last_type = Some(metric_type);
+                    continue;
+                }
+                _ => continue,
+            };
+            stats.total += 1;
+            let parsed_ts = if settings.honor_timestamps {
+                sample.timestamp_ms
+            } else {
+                None
+            };
+            let ts = parsed_ts.unwrap_or(default_ts_ms);
+
+            let (labels, id, cached, already_scraped) = match self.series.get_mut(sample.series_key)
+            {
+                Some(entry) => {
+                    stats.cache_hits += 1;
+                    let already = entry.last_iter == self.iter;
+                    entry.last_iter = self.iter;
+                    (entry.labels.clone(), entry.id, true, already)
+                }
+                None => {
+                    let exposed = exposed_labels(&sample, last_type);
+                    let labels = merge_target_labels(exposed, target, settings.honor_labels);
+                    if let Err(e) =
+                        validate_series(&labels, settings.utf8_names, &settings.label_limits)
+                    {
+                        stats.exceeded_label_limits = e.is_label_limit();
+                        return Err(e.into());
+                    }
+                    (labels, 0, false, false)
+                }
+            };
+
+            let appended = if already_scraped && parsed_ts.is_none() {
+                stats.duplicates += 1;
+                false
+            } else if ts > max_ts {
+                stats.out_of_bounds += 1;
+                false
+            } else if settings.sample_limit > 0 && {
+                limited_samples += 1;
+                limited_samples > settings.sample_limit
+            } {
+                sample_limit_hit = true;
+                false
+            } else {
+                true
+            };
+
+            let id = if appended && !cached {
+                let id = self.id_for(&labels);
+                self.series.insert(
+                    sample.series_key.into(),
+                    CacheEntry {
+                        labels: labels.clone(),
+                        id,
+                        last_iter: self.iter,
+                    },
+                );
+                if !sample_limit_hit {
+                    stats.series_added += 1;
+                }
+                id
+            } else {
+                id
+            };
+            if appended {
+                if parsed_ts.is_none() || settings.track_timestamps_staleness {
+                    self.cur.insert(id, labels.clone());
+                }
+                if let Some(ex) = &sample.exemplar {
+                    out.exemplars.push(Exemplar {
+                        series: labels.clone(),
+                        labels: Labels::new(
+                            ex.labels
+                                .iter()
+                                .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                                .collect(),
+                        ),
+                        timestamp_ms: ex.timestamp_ms.unwrap_or(ts),
+                        value: ex.value,
+                    });
+                }
+                out.samples.push(Sample {
+                    labels,
+                    timestamp_ms: ts,
+                    value: sample.value,
+                });
+            }
+            stats.added += 1;
+        }
+        if sample_limit_hit {
+            stats.exceeded_sample_limit = true;
+            return Err(AppendError::SampleLimit);
+        }
+        Ok(())
+    }
+
+    fn append_stale_markers(&mut self, ts_ms: i64, out: &mut MetricsBatch) {
+        for (id, labels) in &self.prev {
+            if !self.cur.contains_key(id) {
+                out.samples.push(Sample {
+                    labels: labels.clone(),
+                    timestamp_ms: ts_ms,
+                    value: stale_nan(),
+                });
+            }
+        }
+    }
+
+    /// Prometheus's `iterDone`: after a successful scrape drop lines not seen in it; after a
+    /// failed one only when the cache has grown far beyond its last good size. Then this
+    /// scrape's series become the ones the next scrape compares against.
+    fn iter_done(&mut self, success: bool) {
+        let count = self.series.len();
+        let flush = if success {
+            self.successful_count = count;
+            true
+        } else {
+            let forced = count > self.successful_count * 2 + 1000;
+            self.forced_flushes += u64::from(forced);
+            forced
+        };
+        if flush {
+            let iter = self.iter;
+            let ids = &mut self.ids;
+            self.series.retain(|_, e| {
+                let keep = e.last_iter == iter;
+                if !keep {
+                    Self::remove_entry_ref(ids, &e.labels);
+                }
+                keep
+            });
+        }
+        std::mem::swap(&mut self.prev, &mut self.cur);
+        self.cur.clear();
+        self.iter += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use solder_core::signals::metrics::is_stale_nan;
+
+    fn target() -> Labels {
+        Labels::new(vec![
+            ("instance".into(), "h:1".into()),
+            ("job".into(), "j".into()),
+        ])
+    }
+
+    fn settings() -> AppendSettings {
+        AppendSettings {
+            honor_timestamps: true,
+            ..AppendSettings::default()
+        }
+    }
+
+    fn run(
+        cache: &mut ScrapeCache,
+        body: &str,
+        s: &AppendSettings,
+        ts: i64,
+    ) -> (MetricsBatch, AppendStats, Result<(), AppendError>) {
+        let mut out = MetricsBatch::default();
+        let (stats, r) = cache.append_body(
+            body.as_bytes(),
+            Format::PrometheusText004,
+            &target(),
+            s,
+            ScrapeTimes {
+                default_ms: ts,
+                now_ms: ts,
+            },
+            &mut out,
+        );
+        if r.is_err() {
+            cache.append_failed(ts, &mut out);
+        }
+        (out, stats, r)
+    }
+
+    fn names(b: &MetricsBatch) -> Vec<(String, bool)> {
+        b.samples
+            .iter()
+            .map(|s| {
+                (
+                    s.labels.get("__name__").unwrap_or("").to_string(),
+                    is_stale_nan(s.value),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn steady_state_uses_the_cache_and_disappearing_series_go_stale() {
+        let mut cache = ScrapeCache::new();
+        let (out, stats, r) = run(&mut cache, "a 1\nb{x=\"1\"} 2\n", &settings(), 1000);
+        r.unwrap();
+        assert_eq!(stats.total, 2);
+        assert_eq!(stats.series_added, 2);
+        assert_eq!(stats.cache_hits, 0);
+        assert_eq!(out.samples[1].labels.get("x"), Some("1"));
+        assert_eq!(out.samples[1].labels.get("job"), Some("j"));
+        assert_eq!(out.samples[1].timestamp_ms, 1000);
+
+        let (out, stats, r) = run(&mut cache, "a 3\n", &settings(), 2000);
+        r.unwrap();
+        assert_eq!(stats.cache_hits, 1);
+        assert_eq!(stats.series_added, 0);
+        assert_eq!(
+            names(&out),
+            vec![("a".to_string(), false), ("b".to_string(), true)]
+        );
+        assert_eq!(out.samples[1].timestamp_ms, 2000);
+        assert_eq!(cache.len(), 1);
+
+        // The stale marker is sent once.
+        let (out, _, _) = run(&mut cache, "a 3\n", &settings(), 3000);
+        assert_eq!(names(&out), vec![("a".to_string(), false)]);
+    }
+
+    #[test]
+    fn a_failed_scrape_rolls_back_and_marks_everything_stale() {
+        let mut cache = ScrapeCache::new();
+        run(&mut cache, "a 1\nb 2\n", &settings(), 1000).2.unwrap();
+        let (out, stats, r) = run(&mut cache, "a 1\nb 2\nc{ 3\n", &settings(), 2000);
+        assert!(matches!(r, Err(AppendError::Parse(_))));
+        assert_eq!(stats.total, 2);
+        let mut got = names(&out);
+        got.sort();
+        assert_eq!(got, vec![("a".to_string(), true), ("b".to_string(), true)]);
+        // Recovery: everything is new to staleness tracking but still cached.
+        let (out, stats, _) = run(&mut cache, "a 1\n", &settings(), 3000);
+        assert_eq!(names(&out), vec![("a".to_string(), false)]);
+        assert_eq!(stats.cache_hits, 1);
+    }
+
+    #[test]
+    fn explicit_timestamps_are_not_tracked_unless_asked() {
+        let mut cache = ScrapeCache::new();
+        run(&mut cache, "a 1 1000\nb 2\n", &settings(), 5000)
+            .2
+            .unwrap();
+        let (out, _, _) = run(&mut cache, "", &settings(), 6000);
+        // Only `b` (no timestamp of its own) is marked stale.
+        assert_eq!(names(&out), vec![("b".to_string(), true)]);
+
+        let tracking = AppendSettings {
+            track_timestamps_staleness: true,
+            ..settings()
+        };
+        let mut cache = ScrapeCache::new();
+        run(&mut cache, "a 1 1000\n", &tracking, 5000).2.unwrap();
+        let (out, _, _) = run(&mut cache, "", &tracking, 6000);
+        assert_eq!(names(&out), vec![("a".to_string(), true)]);
+        assert_eq!(out.samples[0].timestamp_ms, 6000);
+    }
+
+    #[test]
+    fn duplicates_and_future_samples_are_counted_not_sent() {
+        let mut cache = ScrapeCache::new();
+        run(&mut cache, "a 1\n", &settings(), 1000).2.unwrap();
+        let far = 1000 + MAX_AHEAD_MS + 1;
+        let body = format!("a 1\na 2\nf 1 {far}\n");
+        let (out, stats, r) = run(&mut cache, &body, &settings(), 1000);
+        r.unwrap();
+        assert_eq!(stats.duplicates, 1);
+        assert_eq!(stats.out_of_bounds, 1);
+        assert_eq!(stats.total, 3);
+        assert_eq!(stats.added, 3);
+        assert_eq!(names(&out), vec![("a".to_string(), false)]);
+        assert_eq!(out.samples[0].value, 1.0);
+    }
+
+    #[test]
+    fn equal_label_sets_from_different_spellings_share_staleness() {
+        // `le="1"` and `le="1.0"` are one series: dropping one spelling must not mark it stale.
+        let mut cache = ScrapeCache::new();
+        let h = "# TYPE h histogram\n";
+        run(
+            &mut cache,
+            &format!("{h}h_bucket{{le=\"1\"}} 1\n"),
+            &settings(),
+            1000,
+        )
+        .2
+        .unwrap();
+        let (out, _, _) = run(
+            &mut cache,
+            &format!("{h}h_bucket{{le=\"1.0\"}} 1\n"),
+            &settings(),
+            2000,
+        );
+        assert_eq!(names(&out), vec![("h_bucket".to_string(), false)]);
+        assert_eq!(out.samples[0].labels.get("le"), Some("1.0"));
+    }
+
+    #[test]
+    fn sample_limit_counts_series_added_before_the_limit_only() {
+        let mut cache = ScrapeCache::new();
+        let limited = AppendSettings {
+            sample_limit: 2,
+            ..settings()
+        };
+        let (out, stats, r) = run(&mut cache, "a 1\nb 2\nc 3\n", &limited, 1000);
+        assert_eq!(r, Err(AppendError::SampleLimit));
+        assert!(stats.exceeded_sample_limit);
+        assert_eq!((stats.total, stats.added, stats.series_added), (3, 3, 2));
+        assert!(out.samples.is_empty());
+    }
+
+    #[test]
+    fn growth_while_failing_forces_a_flush() {
+        // Failing scrapes (last line malformed) that each cache 1001 new lines: with no good
+        // scrape yet the bound is 0 * 2 + 1000, so each one forces a flush, which drops the
+        // lines not seen in that scrape.
+        let failing = |prefix: &str| {
+            let mut body: String = (0..1001)
+                .map(|i| format!("{prefix}{{i=\"{i}\"}} 1\n"))
+                .collect();
+            body.push_str("bad{\n");
+            body
+        };
+        let mut cache = ScrapeCache::new();
+        assert!(run(&mut cache, &failing("a"), &settings(), 1000).2.is_err());
+        assert_eq!(cache.take_forced_flushes(), 1);
+        assert_eq!(cache.len(), 1001);
+        assert!(run(&mut cache, &failing("b"), &settings(), 2000).2.is_err());
+        assert_eq!(cache.take_forced_flushes(), 1);
+        assert_eq!(cache.take_forced_flushes(), 0);
+        // Only the lines seen in the latest scrape survive.
+        assert_eq!(cache.len(), 1001);
+    }
+}
