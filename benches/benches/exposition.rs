@@ -6,7 +6,14 @@
 //! of ~8 labels each). Each is measured two ways:
 //! * `parse` — what the scrape loop pays per line when the series is already in its cache
 //!   (validate the line, read `series_key`, value and timestamp);
-//! * `parse+labels` — additionally decoding every label pair (a cache miss).
+//! * `parse+labels` — additionally decoding every label pair (a cache miss);
+//! * `raw` — the scrape-cache fast path (`Parser::next_raw`): the series key is delimited but
+//!   not validated, which is what a cache hit needs (the same bytes were validated before);
+//! * `raw+validate` — the fast path followed by `Parser::validate` on every line (all misses).
+//!
+//! `SOLDER_EXPOSITION_ONCE=<n>` skips criterion and parses each payload `n` times per variant
+//! through `#[inline(never)]` drivers, for instruction counts under
+//! `valgrind --tool=callgrind --toggle-collect='*drive_*'` (stable on a loaded machine).
 //!
 //! Timing is this thread's CPU time (from `/proc/thread-self/schedstat`), not wall time: the
 //! build machines are shared and heavily loaded, and "samples/s on one core" is what the target
@@ -15,8 +22,8 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 
 use criterion::measurement::{Measurement, ValueFormatter};
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
-use solder_prometheus::exposition::{Entry, Format, Parser};
+use criterion::{criterion_group, Criterion, SamplingMode, Throughput};
+use solder_prometheus::exposition::{Entry, Format, Parser, RawEntry};
 
 /// Tiny deterministic generator so the payloads are identical on every run.
 struct Rng(u64);
@@ -333,6 +340,68 @@ fn parse_with_labels(body: &str) -> f64 {
     sum + label_bytes as f64
 }
 
+fn parse_raw(body: &str) -> f64 {
+    let mut sum = 0.0;
+    let mut key_len = 0usize;
+    let mut p = Parser::new(body, Format::PrometheusText004);
+    while let Some(entry) = p.next_raw() {
+        if let RawEntry::Series(s) = entry.unwrap() {
+            sum += s.value;
+            key_len += s.series_key.len();
+        }
+    }
+    sum + key_len as f64
+}
+
+fn parse_raw_validate(body: &str) -> f64 {
+    let mut sum = 0.0;
+    let mut len = 0usize;
+    let mut p = Parser::new(body, Format::PrometheusText004);
+    while let Some(entry) = p.next_raw() {
+        if let RawEntry::Series(raw) = entry.unwrap() {
+            let s = p.validate(&raw).unwrap();
+            sum += s.value;
+            len += s.name.len() + s.labels.raw().len();
+        }
+    }
+    sum + len as f64
+}
+
+#[inline(never)]
+fn drive_parse(body: &str, n: usize) -> f64 {
+    (0..n).map(|_| parse_only(black_box(body))).sum()
+}
+
+#[inline(never)]
+fn drive_labels(body: &str, n: usize) -> f64 {
+    (0..n).map(|_| parse_with_labels(black_box(body))).sum()
+}
+
+#[inline(never)]
+fn drive_raw(body: &str, n: usize) -> f64 {
+    (0..n).map(|_| parse_raw(black_box(body))).sum()
+}
+
+#[inline(never)]
+fn drive_raw_validate(body: &str, n: usize) -> f64 {
+    (0..n).map(|_| parse_raw_validate(black_box(body))).sum()
+}
+
+/// Callgrind mode: run each variant `n` times and print the sample counts.
+fn run_once(n: usize) {
+    for (label, body) in [
+        ("node_exporter", node_exporter_like()),
+        ("kube_state_metrics", kube_state_metrics_like()),
+    ] {
+        let samples = count_samples(&body);
+        let r = drive_parse(&body, n)
+            + drive_labels(&body, n)
+            + drive_raw(&body, n)
+            + drive_raw_validate(&body, n);
+        println!("{label}: {samples} samples x {n} (checksum {r})");
+    }
+}
+
 /// CPU time consumed by the current thread, in nanoseconds.
 struct ThreadCpuTime;
 
@@ -420,6 +489,10 @@ fn bench_payload(c: &mut Criterion<ThreadCpuTime>, label: &str, body: &str) {
     g.bench_function("parse+labels", |b| {
         b.iter(|| parse_with_labels(black_box(body)))
     });
+    g.bench_function("raw", |b| b.iter(|| parse_raw(black_box(body))));
+    g.bench_function("raw+validate", |b| {
+        b.iter(|| parse_raw_validate(black_box(body)))
+    });
     g.finish();
 }
 
@@ -434,4 +507,14 @@ criterion_group! {
     config = Criterion::default().with_measurement(ThreadCpuTime).sample_size(10);
     targets = exposition
 }
-criterion_main!(benches);
+fn main() {
+    if let Some(n) = std::env::var("SOLDER_EXPOSITION_ONCE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        run_once(n);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

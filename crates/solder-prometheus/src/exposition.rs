@@ -23,6 +23,9 @@
 //! * Labels are validated while parsing but decoded lazily ([`Labels::iter`]). Together with
 //!   [`Sample::series_key`] (the raw name-and-labels text) this lets the scrape loop look a line
 //!   up in its cache and skip label work for series it has seen before.
+//! * The scrape-cache fast path, [`Parser::next_raw`], goes one step further: it only delimits
+//!   the series key and leaves its validation to [`Parser::validate`], which the caller runs on a
+//!   cache miss (a hit means the identical bytes were validated on an earlier scrape).
 //! * Acceptance follows Prometheus's own parsers (`model/textparse`), including its lenient
 //!   corners in the text format (whitespace inside braces, optional commas between pairs),
 //!   except where noted on [`Parser`].
@@ -30,6 +33,7 @@
 mod labels;
 mod number;
 mod parser;
+mod raw;
 mod scan;
 
 use std::borrow::Cow;
@@ -38,6 +42,7 @@ use std::fmt;
 pub use labels::{Labels, LabelsIter};
 pub use number::NORMAL_NAN_BITS;
 pub use parser::Parser;
+pub use raw::{RawEntry, RawSample};
 
 /// Which text format a body is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -470,6 +470,58 @@ async fn malformed_payload_fails_the_scrape_and_marks_series_stale() {
 }
 
 #[tokio::test]
+async fn malformed_label_set_on_a_new_line_fails_the_scrape() {
+    // The cache's fast path only delimits series keys; a key it has not seen before must still
+    // be validated in full, so `a-b` (not a label name) fails the scrape as before.
+    let t = Target::start(Reply::text("a 1\n")).await;
+    let h = Harness::start(&fast(&one(&t.addr), ""));
+    wait_for("first scrape", || !h.rec.named("up").is_empty()).await;
+    assert_eq!(h.rec.named("up")[0].value, 1.0);
+    t.set(Reply::text("a 1\nm{a-b=\"x\"} 2\n"));
+    wait_for("a failed scrape", || {
+        h.rec.named("up").iter().any(|s| s.value == 0.0)
+    })
+    .await;
+    assert!(
+        h.rec.named("m").is_empty(),
+        "nothing of the bad scrape is sent"
+    );
+    assert!(h.rec.named("a").iter().any(|s| is_stale_nan(s.value)));
+    let info = h.component.debug_info().unwrap();
+    assert!(
+        info["target"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("line 2"),
+        "{info}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_format_change_does_not_reuse_keys_validated_for_the_other_format() {
+    // Text 0.0.4 accepts a blank between label pairs, OpenMetrics does not: once the target
+    // switches to OpenMetrics the same line must fail even though its key was cached.
+    let line = "m{a=\"1\" b=\"2\"} 1\n";
+    let t = Target::start(Reply::text(line)).await;
+    let h = Harness::start(&fast(&one(&t.addr), ""));
+    wait_for("first scrape", || !h.rec.named("m").is_empty()).await;
+    assert_eq!(h.rec.named("up")[0].value, 1.0);
+    t.set(Reply {
+        status: 200,
+        content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8".into(),
+        body: format!("{line}# EOF\n").into_bytes(),
+        gzip: false,
+    });
+    wait_for("a failed scrape", || {
+        h.rec.named("up").iter().any(|s| s.value == 0.0)
+    })
+    .await;
+    assert!(h.rec.named("m").iter().any(|s| is_stale_nan(s.value)));
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn disappearing_series_get_one_stale_marker() {
     let t = Target::start(Reply::text("keep 1\ngo 2\n")).await;
     let h = Harness::start(&fast(&one(&t.addr), ""));

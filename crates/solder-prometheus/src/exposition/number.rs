@@ -228,6 +228,42 @@ mod tests {
         }
     }
 
+    /// Random decimals in the shapes exporters write, compared bit for bit with `f64::from_str`
+    /// (whichever internal path `parse_value` takes).
+    #[test]
+    fn random_decimals_round_like_std() {
+        let mut s: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for _ in 0..200_000 {
+            let digits = 1 + next() % 19;
+            let int = next() % 10u64.pow(digits as u32);
+            let frac_digits = next() % 20;
+            let frac = next() % 10u64.pow(frac_digits.min(19) as u32);
+            let mut text = match next() % 4 {
+                0 => format!("{int}"),
+                1 => format!("{int}.{frac:0w$}", w = frac_digits as usize),
+                2 => format!("-{int}.{frac}e{}", (next() % 60) as i64 - 30),
+                _ => format!("{}", f64::from_bits(next() >> 2)),
+            };
+            if next() % 7 == 0 {
+                text.insert(0, '+');
+            }
+            let Ok(want) = text.parse::<f64>() else {
+                continue;
+            };
+            if want.is_nan() || want.is_infinite() {
+                continue;
+            }
+            let got = parse_value(&text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(got.to_bits(), want.to_bits(), "{text}");
+        }
+    }
+
     #[test]
     fn slow_path_and_specials() {
         assert_eq!(parse_value("9007199254740993"), Some(9007199254740993f64));

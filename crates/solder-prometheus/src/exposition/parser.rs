@@ -4,7 +4,11 @@ use std::borrow::Cow;
 
 use super::labels::{next_item, resolve, scan_quoted, unescape, Grammar, Item, Span};
 use super::number::{parse_om_timestamp, parse_prom_timestamp, parse_value};
-use super::scan::{has, line_end, skip_blanks, skip_name, skip_token, METRIC_START};
+use super::raw::{RawEntry, RawSample};
+use super::scan::{
+    brace_stop, has, line_end, name_stop, simple_set_end, skip_blanks, skip_name, skip_token,
+    METRIC_START,
+};
 use super::{Entry, Exemplar, Fail, Format, Labels, MetricType, ParseError, Sample};
 
 /// Streaming parser over one scrape body.
@@ -22,6 +26,68 @@ pub struct Parser<'a> {
     pos: usize,
     format: Format,
     done: bool,
+}
+
+/// A non-sample line, shared by the full ([`Entry`]) and fast ([`RawEntry`]) paths.
+enum Meta<'a> {
+    Help {
+        name: Cow<'a, str>,
+        help: Cow<'a, str>,
+    },
+    Type {
+        name: Cow<'a, str>,
+        metric_type: MetricType,
+    },
+    Unit {
+        name: Cow<'a, str>,
+        unit: &'a str,
+    },
+    Comment(&'a str),
+    Eof,
+}
+
+impl<'a> From<Meta<'a>> for Entry<'a> {
+    #[inline]
+    fn from(m: Meta<'a>) -> Self {
+        match m {
+            Meta::Help { name, help } => Entry::Help { name, help },
+            Meta::Type { name, metric_type } => Entry::Type { name, metric_type },
+            Meta::Unit { name, unit } => Entry::Unit { name, unit },
+            Meta::Comment(text) => Entry::Comment(text),
+            Meta::Eof => Entry::Eof,
+        }
+    }
+}
+
+impl<'a> From<Meta<'a>> for RawEntry<'a> {
+    #[inline]
+    fn from(m: Meta<'a>) -> Self {
+        match m {
+            Meta::Help { name, help } => RawEntry::Help { name, help },
+            Meta::Type { name, metric_type } => RawEntry::Type { name, metric_type },
+            Meta::Unit { name, unit } => RawEntry::Unit { name, unit },
+            Meta::Comment(text) => RawEntry::Comment(text),
+            Meta::Eof => RawEntry::Eof,
+        }
+    }
+}
+
+/// What the next line is, found before deciding how thoroughly to parse it.
+enum LineStart {
+    /// No more entries (text format: end of input).
+    End,
+    /// A `#` line at this offset.
+    Meta(usize),
+    /// A sample line whose series key starts at this offset.
+    Series(usize),
+}
+
+/// What follows the series key on a sample line.
+struct Tail<'a> {
+    value: f64,
+    timestamp_ms: Option<i64>,
+    /// The exemplar and the offset of its `{` (OpenMetrics only).
+    exemplar: Option<(Exemplar<'a>, usize)>,
 }
 
 /// The parts of a `name{labels}` prefix.
@@ -64,34 +130,216 @@ impl<'a> Parser<'a> {
         self.pos
     }
 
+    #[inline(always)]
+    fn grammar(&self) -> Grammar {
+        match self.format {
+            Format::PrometheusText004 => Grammar::Prometheus,
+            Format::OpenMetrics100 => Grammar::OpenMetrics,
+        }
+    }
+
+    // The per-line helpers take the grammar as an argument rather than reading `self.format`:
+    // `step`/`step_raw` branch on the format once and pass a constant, so each format gets its
+    // own specialised copy of the inlined line parser.
+
+    #[inline(always)]
+    fn line_start(&mut self, g: Grammar) -> Result<LineStart, Fail> {
+        if g == Grammar::Prometheus {
+            self.prom_line_start()
+        } else {
+            self.om_line_start()
+        }
+    }
+
+    #[inline(always)]
+    fn meta(&mut self, hash: usize, g: Grammar) -> Result<Meta<'a>, Fail> {
+        if g == Grammar::Prometheus {
+            self.prom_comment(hash)
+        } else {
+            self.om_meta(hash)
+        }
+    }
+
+    /// Parses the value, timestamp and (OpenMetrics) exemplar after a series key ending at
+    /// `next`, and moves to the next line.
+    #[inline(always)]
+    fn tail(&mut self, next: usize, g: Grammar) -> Result<Tail<'a>, Fail> {
+        if g == Grammar::Prometheus {
+            self.prom_tail(next)
+        } else {
+            self.om_tail(next)
+        }
+    }
+
     fn step(&mut self) -> Result<Option<Entry<'a>>, Fail> {
         match self.format {
-            Format::PrometheusText004 => self.prom_line(),
-            Format::OpenMetrics100 => self.om_line(),
+            Format::PrometheusText004 => self.step_as(Grammar::Prometheus),
+            Format::OpenMetrics100 => self.step_as(Grammar::OpenMetrics),
         }
+    }
+
+    #[inline(always)]
+    fn step_as(&mut self, g: Grammar) -> Result<Option<Entry<'a>>, Fail> {
+        let start = match self.line_start(g)? {
+            LineStart::End => return Ok(None),
+            LineStart::Meta(hash) => return self.meta(hash, g).map(|m| Some(m.into())),
+            LineStart::Series(start) => start,
+        };
+        let head = self.series_head(start, g)?;
+        let tail = self.tail(head.next, g)?;
+        Ok(Some(Entry::Series(Sample {
+            series_key: self.slice(start, head.key_end),
+            name: head.name,
+            labels: head.labels,
+            value: tail.value,
+            timestamp_ms: tail.timestamp_ms,
+            exemplar: tail.exemplar.map(|(ex, _)| ex),
+        })))
+    }
+
+    // ---------------------------------------------------------------- scrape-cache fast path
+
+    /// Reads the next entry like [`Iterator::next`], except that a sample's series key is only
+    /// delimited, not validated: the scan finds the closing `}` while respecting quoted strings
+    /// and escapes, but does not check label names, `=`/`,` placement or a quoted metric name.
+    /// Everything else on the line (value, timestamp, exemplar, line end) and every metadata line
+    /// is validated exactly as in the full path, and errors stop the parser as there.
+    ///
+    /// Contract: the caller looks `series_key` up in a cache of keys it obtained from
+    /// [`Parser::validate`] (or from the full iterator) for the same [`Format`]. A hit means the
+    /// identical bytes were validated before, so the line is exactly as valid as a fully parsed
+    /// one. On a miss the caller must call [`Parser::validate`] and treat its error as the
+    /// failure of the whole payload. A cache shared across formats would break this: text 0.0.4
+    /// accepts keys (blanks inside braces, missing commas) that OpenMetrics rejects.
+    pub fn next_raw(&mut self) -> Option<Result<RawEntry<'a>, ParseError>> {
+        if self.done {
+            return None;
+        }
+        match self.step_raw() {
+            Ok(Some(entry)) => Some(Ok(entry)),
+            Ok(None) => None,
+            Err(fail) => {
+                self.done = true;
+                Some(Err(fail.into_error(self.body)))
+            }
+        }
+    }
+
+    /// Fully validates the series key of a sample from [`Parser::next_raw`] on this parser and
+    /// returns the complete [`Sample`] (name, labels and exemplar decoded as the full path would).
+    /// An error means the payload is malformed; this does not stop the parser, so the caller
+    /// must stop reading itself.
+    pub fn validate(&self, raw: &RawSample<'a>) -> Result<Sample<'a>, ParseError> {
+        let head = self
+            .series_head(raw.start, self.grammar())
+            .map_err(|f| f.into_error(self.body))?;
+        // For input the full path accepts, both scans end at the same `}`.
+        if head.key_end != raw.start + raw.series_key.len() {
+            return Err(Fail::at(head.key_end, "malformed label set").into_error(self.body));
+        }
+        Ok(Sample {
+            series_key: raw.series_key,
+            name: head.name,
+            labels: head.labels,
+            value: raw.value,
+            timestamp_ms: raw.timestamp_ms,
+            exemplar: self.exemplar(raw),
+        })
+    }
+
+    /// The exemplar of a sample from [`Parser::next_raw`] on this parser (already validated by
+    /// `next_raw`); `None` when the line has none.
+    pub fn exemplar(&self, raw: &RawSample<'a>) -> Option<Exemplar<'a>> {
+        if raw.exemplar_open == 0 {
+            return None;
+        }
+        self.om_exemplar(raw.exemplar_open).ok().map(|(ex, _)| ex)
+    }
+
+    fn step_raw(&mut self) -> Result<Option<RawEntry<'a>>, Fail> {
+        match self.format {
+            Format::PrometheusText004 => self.step_raw_as(Grammar::Prometheus),
+            Format::OpenMetrics100 => self.step_raw_as(Grammar::OpenMetrics),
+        }
+    }
+
+    #[inline(always)]
+    fn step_raw_as(&mut self, g: Grammar) -> Result<Option<RawEntry<'a>>, Fail> {
+        let start = match self.line_start(g)? {
+            LineStart::End => return Ok(None),
+            LineStart::Meta(hash) => return self.meta(hash, g).map(|m| Some(m.into())),
+            LineStart::Series(start) => start,
+        };
+        let key_end = self.raw_key_end(start, g)?;
+        let tail = self.tail(key_end, g)?;
+        Ok(Some(RawEntry::Series(RawSample {
+            series_key: self.slice(start, key_end),
+            value: tail.value,
+            timestamp_ms: tail.timestamp_ms,
+            start,
+            exemplar_open: tail.exemplar.map_or(0, |(_, open)| open),
+        })))
+    }
+
+    /// End of the series key starting at `start`, found without validating the label set.
+    #[inline(always)]
+    fn raw_key_end(&self, start: usize, g: Grammar) -> Result<usize, Fail> {
+        let b = self.body.as_bytes();
+        let mut i = start;
+        if b[start] != b'{' {
+            // The name is not checked either; it is part of the key.
+            i = name_stop(b, start + 1);
+            let key_end = i;
+            if g == Grammar::Prometheus {
+                i = skip_blanks(b, i);
+            }
+            if b.get(i) != Some(&b'{') {
+                return Ok(key_end);
+            }
+        }
+        // At '{'. Outside quoted strings a valid set holds only names, blanks, `=` and `,`, so
+        // the first unquoted `}` closes it.
+        if let Some(end) = simple_set_end(b, i) {
+            return Ok(end);
+        }
+        i += 1;
+        loop {
+            i = brace_stop(b, i);
+            match b.get(i) {
+                Some(b'}') => return Ok(i + 1),
+                Some(b'"') => match scan_quoted(b, i, g) {
+                    Ok((_, end)) => i = end,
+                    Err(_) => break,
+                },
+                _ => break,
+            }
+        }
+        // Malformed: let the full scanner report the same error the full path would.
+        self.series_head(start, g).map(|head| head.key_end)
     }
 
     // ---------------------------------------------------------------- text format 0.0.4
 
-    /// Parses one line; `Ok(None)` for a blank line or the end of input.
-    fn prom_line(&mut self) -> Result<Option<Entry<'a>>, Fail> {
+    /// Skips blank lines and classifies the next one.
+    #[inline(always)]
+    fn prom_line_start(&mut self) -> Result<LineStart, Fail> {
         let b = self.body.as_bytes();
         loop {
             let start = skip_blanks(b, self.pos);
             let Some(&c) = b.get(start) else {
                 self.pos = b.len();
                 self.done = true;
-                return Ok(None);
+                return Ok(LineStart::End);
             };
             if c == b'\n' {
                 self.pos = start + 1;
                 continue;
             }
             if c == b'#' {
-                return self.prom_comment(start).map(Some);
+                return Ok(LineStart::Meta(start));
             }
             if c == b'{' || has(c, METRIC_START) {
-                return self.prom_series(start).map(Some);
+                return Ok(LineStart::Series(start));
             }
             return Err(Fail::at(
                 start,
@@ -100,7 +348,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn prom_comment(&mut self, hash: usize) -> Result<Entry<'a>, Fail> {
+    fn prom_comment(&mut self, hash: usize) -> Result<Meta<'a>, Fail> {
         let b = self.body.as_bytes();
         let end = line_end(b, hash);
         let after_hash = skip_blanks(b, hash + 1);
@@ -116,10 +364,10 @@ impl<'a> Parser<'a> {
                 return self.prom_meta(after_hash + 5, end, is_help);
             }
         }
-        Ok(Entry::Comment(self.body.get(after_hash..end).unwrap_or("")))
+        Ok(Meta::Comment(self.body.get(after_hash..end).unwrap_or("")))
     }
 
-    fn prom_meta(&self, from: usize, end: usize, is_help: bool) -> Result<Entry<'a>, Fail> {
+    fn prom_meta(&self, from: usize, end: usize, is_help: bool) -> Result<Meta<'a>, Fail> {
         let b = self.body.as_bytes();
         let i = skip_blanks(b, from);
         // Quoted names in metadata may not span lines (the line end is already fixed).
@@ -137,7 +385,7 @@ impl<'a> Parser<'a> {
             } else {
                 Cow::Borrowed(text)
             };
-            return Ok(Entry::Help { name, help });
+            return Ok(Meta::Help { name, help });
         }
         let metric_type = match text {
             "counter" => MetricType::Counter,
@@ -147,7 +395,7 @@ impl<'a> Parser<'a> {
             "untyped" => MetricType::Unknown,
             _ => return Err(Fail::at(text_start, "invalid metric type")),
         };
-        Ok(Entry::Type { name, metric_type })
+        Ok(Meta::Type { name, metric_type })
     }
 
     /// A metric name in a metadata line: plain or quoted.
@@ -179,11 +427,12 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn prom_series(&mut self, start: usize) -> Result<Entry<'a>, Fail> {
+    /// Value and optional timestamp after the series key (ending at `next`).
+    #[inline(always)]
+    fn prom_tail(&mut self, next: usize) -> Result<Tail<'a>, Fail> {
         let b = self.body.as_bytes();
-        let head = self.series_head(start, Grammar::Prometheus)?;
-        let v_start = skip_blanks(b, head.next);
-        if v_start == head.next || v_start >= b.len() || b[v_start] == b'\n' {
+        let v_start = skip_blanks(b, next);
+        if v_start == next || v_start >= b.len() || b[v_start] == b'\n' {
             return Err(Fail::at(v_start, "expected blank and value after metric"));
         }
         let v_end = skip_token(b, v_start);
@@ -205,14 +454,11 @@ impl<'a> Parser<'a> {
             }
         }
         self.pos = (i + 1).min(b.len());
-        Ok(Entry::Series(Sample {
-            series_key: self.slice(start, head.key_end),
-            name: head.name,
-            labels: head.labels,
+        Ok(Tail {
             value,
             timestamp_ms,
             exemplar: None,
-        }))
+        })
     }
 
     /// Parses `name`, `name{...}` or `{...}` starting at `start`.
@@ -274,22 +520,23 @@ impl<'a> Parser<'a> {
 
     // ---------------------------------------------------------------- OpenMetrics 1.0
 
-    fn om_line(&mut self) -> Result<Option<Entry<'a>>, Fail> {
+    #[inline(always)]
+    fn om_line_start(&mut self) -> Result<LineStart, Fail> {
         let b = self.body.as_bytes();
         let start = self.pos;
         let Some(&c) = b.get(start) else {
             return Err(Fail::at(start, "data does not end with # EOF"));
         };
         if c == b'#' {
-            return self.om_meta(start).map(Some);
+            return Ok(LineStart::Meta(start));
         }
         if c == b'{' || has(c, METRIC_START) {
-            return self.om_series(start).map(Some);
+            return Ok(LineStart::Series(start));
         }
         Err(Fail::at(start, "expected metric name, '{' or '#'"))
     }
 
-    fn om_meta(&mut self, hash: usize) -> Result<Entry<'a>, Fail> {
+    fn om_meta(&mut self, hash: usize) -> Result<Meta<'a>, Fail> {
         let b = self.body.as_bytes();
         let rest = &b[hash..];
         if rest.starts_with(b"# EOF") {
@@ -298,7 +545,7 @@ impl<'a> Parser<'a> {
             if tail.is_empty() || tail == b"\n" {
                 self.pos = b.len();
                 self.done = true;
-                return Ok(Entry::Eof);
+                return Ok(Meta::Eof);
             }
             return Err(Fail::at(after, "unexpected data after # EOF"));
         }
@@ -334,7 +581,7 @@ impl<'a> Parser<'a> {
                 } else {
                     Cow::Borrowed(text)
                 };
-                Ok(Entry::Help { name, help })
+                Ok(Meta::Help { name, help })
             }
             1 => {
                 let metric_type = match text {
@@ -348,7 +595,7 @@ impl<'a> Parser<'a> {
                     "unknown" => MetricType::Unknown,
                     _ => return Err(Fail::at(after + 1, "invalid metric type")),
                 };
-                Ok(Entry::Type { name, metric_type })
+                Ok(Meta::Type { name, metric_type })
             }
             _ => {
                 // A unit must be the name's suffix after an underscore (`foo_seconds`/`seconds`).
@@ -362,15 +609,16 @@ impl<'a> Parser<'a> {
                         "unit is not a suffix of the metric name",
                     ));
                 }
-                Ok(Entry::Unit { name, unit: text })
+                Ok(Meta::Unit { name, unit: text })
             }
         }
     }
 
-    fn om_series(&mut self, start: usize) -> Result<Entry<'a>, Fail> {
+    /// Value, optional timestamp and optional exemplar after the series key (ending at `next`).
+    #[inline(always)]
+    fn om_tail(&mut self, next: usize) -> Result<Tail<'a>, Fail> {
         let b = self.body.as_bytes();
-        let head = self.series_head(start, Grammar::OpenMetrics)?;
-        let mut i = head.next;
+        let mut i = next;
         if b.get(i) != Some(&b' ') {
             return Err(Fail::at(i, "expected a space and value after metric"));
         }
@@ -386,7 +634,7 @@ impl<'a> Parser<'a> {
             }
             if b[i..].starts_with(b" # {") {
                 let (ex, next) = self.om_exemplar(i + 3)?;
-                exemplar = Some(ex);
+                exemplar = Some((ex, i + 3));
                 i = next;
             }
         }
@@ -395,14 +643,11 @@ impl<'a> Parser<'a> {
             None => return Err(Fail::at(i, "data does not end with # EOF")),
             Some(_) => return Err(Fail::at(i, "expected line break")),
         }
-        Ok(Entry::Series(Sample {
-            series_key: self.slice(start, head.key_end),
-            name: head.name,
-            labels: head.labels,
+        Ok(Tail {
             value,
             timestamp_ms,
             exemplar,
-        }))
+        })
     }
 
     /// A value token (up to a space or line break) at `i`.

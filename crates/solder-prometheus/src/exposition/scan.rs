@@ -105,6 +105,93 @@ pub(crate) fn line_end(b: &[u8], i: usize) -> usize {
     j.min(b.len())
 }
 
+/// Index of the next space, tab, `{` or line break at or after `i` (or `b.len()`): where an
+/// unvalidated metric name ends (see `Parser::next_raw`). Every byte a valid name may hold passes,
+/// and a valid name is always followed by one of these, so for valid input this is `skip_name`.
+#[inline(always)]
+pub(crate) fn name_stop(b: &[u8], i: usize) -> usize {
+    let mut j = i;
+    while let Some(w) = word_at(b, j) {
+        let m = eq_mask(w, b' ') | eq_mask(w, b'{') | eq_mask(w, b'\n') | eq_mask(w, b'\t');
+        if m != 0 {
+            return j + first_set_byte(m);
+        }
+        j += 8;
+    }
+    while j < b.len() && !matches!(b[j], b' ' | b'{' | b'\n' | b'\t') {
+        j += 1;
+    }
+    j
+}
+
+/// Index of the next `"`, `}` or line break at or after `i` (or `b.len()`): the only bytes that
+/// matter when a label set is skipped rather than validated (see `Parser::next_raw`).
+#[inline(always)]
+pub(crate) fn brace_stop(b: &[u8], i: usize) -> usize {
+    let mut j = i;
+    while let Some(w) = word_at(b, j) {
+        let m = eq_mask(w, b'"') | eq_mask(w, b'}') | eq_mask(w, b'\n');
+        if m != 0 {
+            return j + first_set_byte(m);
+        }
+        j += 8;
+    }
+    while j < b.len() && !matches!(b[j], b'"' | b'}' | b'\n') {
+        j += 1;
+    }
+    j
+}
+
+/// End (index after `}`) of a label set opened at `open`, for the common case of a set with no
+/// backslash and no raw line break: the first `}` preceded by an even number of `"` is then
+/// outside every quoted string. `None` when that shortcut does not apply (an escape, a line break,
+/// a `}` inside quotes, or fewer than eight bytes left); the caller then scans exactly.
+#[inline(always)]
+pub(crate) fn simple_set_end(b: &[u8], open: usize) -> Option<usize> {
+    let mut j = open + 1;
+    // XOR of the quote masks: its popcount has the parity of the number of quotes seen. Only
+    // the parity matters, and it is folded once at the end (baseline x86-64 has no `popcnt`).
+    let mut quotes = 0u64;
+    // Two words per step while no stop byte shows up: label values are long and plain.
+    while let (Some(w0), Some(w1)) = (word_at(b, j), word_at(b, j + 8)) {
+        let stop = |w| eq_mask(w, b'}') | eq_mask(w, b'\n') | eq_mask(w, b'\\');
+        if stop(w0) | stop(w1) != 0 {
+            break;
+        }
+        quotes ^= eq_exact(w0, b'"') ^ eq_exact(w1, b'"');
+        j += 16;
+    }
+    while let Some(w) = word_at(b, j) {
+        // The lowest lane of an OR of `eq_mask`s is exact, so this finds the first `}`, line
+        // break or backslash; only a `}` there lets the shortcut answer.
+        let stop = eq_mask(w, b'}') | eq_mask(w, b'\n') | eq_mask(w, b'\\');
+        let q = eq_exact(w, b'"');
+        if stop != 0 {
+            let k = first_set_byte(stop);
+            if b[j + k] != b'}' {
+                return None;
+            }
+            quotes ^= q & ((1u64 << (8 * k)) - 1);
+            return (odd_parity(quotes) == 0).then_some(j + k + 1);
+        }
+        quotes ^= q;
+        j += 8;
+    }
+    None
+}
+
+/// 1 when an odd number of bits of `x` are set.
+#[inline(always)]
+fn odd_parity(mut x: u64) -> u64 {
+    x ^= x >> 32;
+    x ^= x >> 16;
+    x ^= x >> 8;
+    x ^= x >> 4;
+    x ^= x >> 2;
+    x ^= x >> 1;
+    x & 1
+}
+
 // SWAR ("SIMD within a register") helpers: test 8 bytes per step with plain u64 arithmetic,
 // which needs neither `unsafe` nor target-specific intrinsics.
 
@@ -125,6 +212,14 @@ pub(crate) fn word_at(b: &[u8], i: usize) -> Option<u64> {
 pub(crate) fn eq_mask(w: u64, c: u8) -> u64 {
     let x = w ^ (LO_BITS * u64::from(c));
     x.wrapping_sub(LO_BITS) & !x & HI_BITS
+}
+
+/// High bit set in exactly the byte lanes equal to `c` (no false positives, unlike `eq_mask`).
+#[inline(always)]
+pub(crate) fn eq_exact(w: u64, c: u8) -> u64 {
+    let t = w ^ (LO_BITS * u64::from(c));
+    // A lane is non-zero iff adding 0x7f to its low seven bits carries into bit 7, or bit 7 is set.
+    !(((t & !HI_BITS).wrapping_add(LO_BITS * 0x7f)) | t) & HI_BITS
 }
 
 /// Index (0..8) of the lowest lane flagged in a non-zero mask.
@@ -238,6 +333,68 @@ mod tests {
                     .position(|&c| c == b' ' || c == b'\t' || c == b'\n')
                     .map_or(b.len(), |p| i + p);
                 assert_eq!(skip_token(&b, i), token);
+                let brace = b[i..]
+                    .iter()
+                    .position(|&c| c == b'"' || c == b'}' || c == b'\n')
+                    .map_or(b.len(), |p| i + p);
+                assert_eq!(brace_stop(&b, i), brace);
+                let name = b[i..]
+                    .iter()
+                    .position(|&c| matches!(c, b' ' | b'{' | b'\n' | b'\t'))
+                    .map_or(b.len(), |p| i + p);
+                assert_eq!(name_stop(&b, i), name);
+            }
+        }
+    }
+
+    /// Reference for `simple_set_end`: exact quote/escape-aware scan, `None` for the cases the
+    /// shortcut declines.
+    fn naive_set_end(b: &[u8], open: usize) -> Option<usize> {
+        let mut inside = false;
+        for (k, &c) in b.iter().enumerate().skip(open + 1) {
+            match c {
+                b'\\' | b'\n' => return None,
+                b'"' => inside = !inside,
+                b'}' if inside => return None,
+                b'}' => return Some(k + 1),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn simple_set_end_matches_naive() {
+        for seed in 0..3000u64 {
+            let b = bytes(seed, 48);
+            for open in 0..b.len() {
+                if let Some(end) = simple_set_end(&b, open) {
+                    assert_eq!(Some(end), naive_set_end(&b, open), "{b:?} {open}");
+                }
+            }
+        }
+        let set = b"{a=\"x}y\",b=\"1\"} 1\n";
+        assert_eq!(
+            simple_set_end(set, 0),
+            None,
+            "a closing brace inside quotes is declined"
+        );
+        let set = b"{a=\"xy\",b=\"1\"} 1\n";
+        assert_eq!(simple_set_end(set, 0), Some(14));
+    }
+
+    #[test]
+    fn eq_exact_flags_every_equal_lane() {
+        for seed in 0..2000u64 {
+            let b = bytes(seed, 8);
+            let w = word_at(&b, 0).unwrap();
+            for c in [b'"', b'\\', b'}', 0u8, 0x80, 0xff] {
+                let naive =
+                    b.iter().enumerate().fold(
+                        0u64,
+                        |m, (k, &x)| if x == c { m | 0x80 << (8 * k) } else { m },
+                    );
+                assert_eq!(eq_exact(w, c), naive, "{b:?} {c}");
             }
         }
     }

@@ -7,11 +7,17 @@
 //! bump per line. Staleness follows Prometheus: a series appended in the previous successful
 //! scrape but not in this one gets a stale marker, and a failed scrape marks every series of
 //! the previous one stale.
+//!
+//! Lines are read with [`Parser::next_raw`], which only delimits the series key: a cache hit
+//! means the identical bytes were fully validated on an earlier scrape, and a miss is validated
+//! with [`Parser::validate`] before anything is built from it, so only validated keys ever
+//! enter the cache. Because the two formats accept different keys, the cache is cleared when a
+//! target's body format changes.
 
 use super::series::{
     exposed_labels, merge_target_labels, validate_series, LabelLimits, SeriesError,
 };
-use crate::exposition::{Entry, Format, MetricType, ParseError, Parser};
+use crate::exposition::{Format, MetricType, ParseError, Parser, RawEntry};
 use solder_core::signals::metrics::{stale_nan, Exemplar, Labels, MetricsBatch, Sample};
 use std::collections::HashMap;
 
@@ -91,6 +97,11 @@ pub struct ScrapeCache {
     successful_count: usize,
     /// Flushes forced by growth during failing scrapes, not yet reported.
     forced_flushes: u64,
+    /// Format of the body the cached keys were validated for (`None` before the first body).
+    format: Option<Format>,
+    /// `ids` may hold label sets no cache entry uses any more (after a format change cleared
+    /// `series`); pruned at the end of the scrape.
+    prune_ids: bool,
 }
 
 impl Default for ScrapeCache {
@@ -110,6 +121,8 @@ impl ScrapeCache {
             cur: HashMap::new(),
             successful_count: 0,
             forced_flushes: 0,
+            format: None,
+            prune_ids: false,
         }
     }
 
@@ -130,6 +143,22 @@ impl ScrapeCache {
     /// Series that would get a stale marker if the target went away now.
     pub fn tracked_series(&self) -> usize {
         self.prev.len()
+    }
+
+    /// Keys validated under one format are not known to be valid under the other (text 0.0.4
+    /// accepts blanks inside braces and missing commas, OpenMetrics does not), so a format
+    /// change drops every cached key. The label-set ids stay (with no users) so a series that
+    /// is in both bodies keeps its identity and is not marked stale; unused ones are pruned
+    /// when the scrape ends.
+    fn use_format(&mut self, format: Format) {
+        if self.format.is_some_and(|f| f != format) {
+            self.series.clear();
+            for (_, refs) in self.ids.values_mut() {
+                *refs = 0;
+            }
+            self.prune_ids = true;
+        }
+        self.format = Some(format);
     }
 
     fn id_for(&mut self, labels: &Labels) -> u64 {
@@ -168,6 +197,7 @@ impl ScrapeCache {
         out: &mut MetricsBatch,
     ) -> (AppendStats, Result<(), AppendError>) {
         let mut stats = AppendStats::default();
+        self.use_format(format);
         let start_samples = out.samples.len();
         let start_exemplars = out.exemplars.len();
         let default_ts_ms = times.default_ms;
@@ -216,30 +246,28 @@ impl ScrapeCache {
         out: &mut MetricsBatch,
         stats: &mut AppendStats,
     ) -> Result<(), AppendError> {
-        let parser = Parser::from_bytes(body, format)?;
+        let mut parser = Parser::from_bytes(body, format)?;
         let max_ts = now_ms.saturating_add(MAX_AHEAD_MS);
         let mut last_type: Option<MetricType> = None;
         let mut limited_samples = 0usize;
         let mut sample_limit_hit = false;
-        for entry in parser {
-            let sample = match entry? {
-                Entry::Series(s) => s,
-                Entry::Type { metric_type, .. } => {
+        while let Some(entry) = parser.next_raw() {
+            let raw = match entry? {
+                RawEntry::Series(raw) => raw,
+                RawEntry::Type { metric_type, .. } => {
                     last_type = Some(metric_type);
                     continue;
                 }
                 _ => continue,
             };
-            stats.total += 1;
             let parsed_ts = if settings.honor_timestamps {
-                sample.timestamp_ms
+                raw.timestamp_ms
             } else {
                 None
             };
             let ts = parsed_ts.unwrap_or(default_ts_ms);
 
-            let (labels, id, cached, already_scraped) = match self.series.get_mut(sample.series_key)
-            {
+            let (labels, id, cached, already_scraped) = match self.series.get_mut(raw.series_key) {
                 Some(entry) => {
                     stats.cache_hits += 1;
                     let already = entry.last_iter == self.iter;
@@ -247,17 +275,23 @@ impl ScrapeCache {
                     (entry.labels.clone(), entry.id, true, already)
                 }
                 None => {
+                    // Only the key was delimited: a miss is validated in full before use, and
+                    // a malformed key fails the scrape exactly as in the full parse.
+                    let sample = parser.validate(&raw)?;
                     let exposed = exposed_labels(&sample, last_type);
                     let labels = merge_target_labels(exposed, target, settings.honor_labels);
                     if let Err(e) =
                         validate_series(&labels, settings.utf8_names, &settings.label_limits)
                     {
+                        // Counted as scraped, as before the fast path (the line parsed).
+                        stats.total += 1;
                         stats.exceeded_label_limits = e.is_label_limit();
                         return Err(e.into());
                     }
                     (labels, 0, false, false)
                 }
             };
+            stats.total += 1;
 
             let appended = if already_scraped && parsed_ts.is_none() {
                 stats.duplicates += 1;
@@ -278,7 +312,7 @@ impl ScrapeCache {
             let id = if appended && !cached {
                 let id = self.id_for(&labels);
                 self.series.insert(
-                    sample.series_key.into(),
+                    raw.series_key.into(),
                     CacheEntry {
                         labels: labels.clone(),
                         id,
@@ -296,7 +330,7 @@ impl ScrapeCache {
                 if parsed_ts.is_none() || settings.track_timestamps_staleness {
                     self.cur.insert(id, labels.clone());
                 }
-                if let Some(ex) = &sample.exemplar {
+                if let Some(ex) = raw.has_exemplar().then(|| parser.exemplar(&raw)).flatten() {
                     out.exemplars.push(Exemplar {
                         series: labels.clone(),
                         labels: Labels::new(
@@ -312,7 +346,7 @@ impl ScrapeCache {
                 out.samples.push(Sample {
                     labels,
                     timestamp_ms: ts,
-                    value: sample.value,
+                    value: raw.value,
                 });
             }
             stats.added += 1;
@@ -359,6 +393,9 @@ impl ScrapeCache {
                 }
                 keep
             });
+        }
+        if std::mem::take(&mut self.prune_ids) {
+            self.ids.retain(|_, (_, refs)| *refs > 0);
         }
         std::mem::swap(&mut self.prev, &mut self.cur);
         self.cur.clear();
@@ -537,6 +574,194 @@ mod tests {
         assert!(stats.exceeded_sample_limit);
         assert_eq!((stats.total, stats.added, stats.series_added), (3, 3, 2));
         assert!(out.samples.is_empty());
+    }
+
+    fn run_as(
+        cache: &mut ScrapeCache,
+        body: &str,
+        format: Format,
+        ts: i64,
+    ) -> (MetricsBatch, AppendStats, Result<(), AppendError>) {
+        let mut out = MetricsBatch::default();
+        let (stats, r) = cache.append_body(
+            body.as_bytes(),
+            format,
+            &target(),
+            &settings(),
+            ScrapeTimes {
+                default_ms: ts,
+                now_ms: ts,
+            },
+            &mut out,
+        );
+        if r.is_err() {
+            cache.append_failed(ts, &mut out);
+        }
+        (out, stats, r)
+    }
+
+    #[test]
+    fn a_malformed_key_seen_for_the_first_time_fails_the_scrape() {
+        // `next_raw` delimits these keys without checking them; `validate` must reject them on
+        // the miss, and they must not reach the cache.
+        for (bad, line) in [
+            ("m{a-b=\"x\"} 2\n", 2),
+            ("m{a=\"x\",,b=\"y\"} 2\n", 2),
+            ("m{=\"x\"} 2\n", 2),
+            ("m{a=\"x\"b} 2\n", 2),
+        ] {
+            let mut cache = ScrapeCache::new();
+            run(&mut cache, "a 1\n", &settings(), 1000).2.unwrap();
+            let (out, stats, r) = run(&mut cache, &format!("a 1\n{bad}"), &settings(), 2000);
+            match r {
+                Err(AppendError::Parse(e)) => assert_eq!(e.line, line, "{bad:?}: {e}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+            assert_eq!(stats.total, 1, "{bad:?}");
+            // Rolled back: only the stale marker of the last good scrape's series.
+            assert_eq!(names(&out), vec![("a".to_string(), true)], "{bad:?}");
+            assert_eq!(cache.len(), 1, "{bad:?}");
+            // Still rejected the next time: the bad key was never cached.
+            let (_, _, r) = run(&mut cache, bad, &settings(), 3000);
+            assert!(matches!(r, Err(AppendError::Parse(_))), "{bad:?}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn a_cached_key_followed_by_the_same_key_is_a_duplicate() {
+        let mut cache = ScrapeCache::new();
+        // Cold: the first line is a miss (validated and cached), the second a hit.
+        let (out, stats, r) = run(
+            &mut cache,
+            "m{a=\"1\"} 1\nm{a=\"1\"} 2\n",
+            &settings(),
+            1000,
+        );
+        r.unwrap();
+        assert_eq!(
+            (
+                stats.total,
+                stats.series_added,
+                stats.cache_hits,
+                stats.duplicates
+            ),
+            (2, 1, 1, 1)
+        );
+        assert_eq!(out.samples.len(), 1);
+        assert_eq!(out.samples[0].value, 1.0);
+        assert_eq!(out.samples[0].labels.get("a"), Some("1"));
+        // Warm: both lines are hits, the second still a duplicate.
+        let (out, stats, r) = run(
+            &mut cache,
+            "m{a=\"1\"} 3\nm{a=\"1\"} 4\n",
+            &settings(),
+            2000,
+        );
+        r.unwrap();
+        assert_eq!((stats.cache_hits, stats.duplicates), (2, 1));
+        assert_eq!(out.samples.len(), 1);
+        assert_eq!(out.samples[0].value, 3.0);
+        // With explicit timestamps the repeated key is a separate sample, not a duplicate.
+        let (out, stats, r) = run(
+            &mut cache,
+            "m{a=\"1\"} 5 10\nm{a=\"1\"} 6 20\n",
+            &settings(),
+            3000,
+        );
+        r.unwrap();
+        assert_eq!(stats.duplicates, 0);
+        // (Samples with their own timestamps are not tracked, so the series also goes stale.)
+        let got: Vec<_> = out
+            .samples
+            .iter()
+            .map(|s| (s.value.to_bits(), s.timestamp_ms))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (5f64.to_bits(), 10),
+                (6f64.to_bits(), 20),
+                (stale_nan().to_bits(), 3000)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_format_change_clears_the_cache() {
+        // Text 0.0.4 accepts a blank instead of a comma between pairs; OpenMetrics does not. A
+        // key cached from the text body must not let the OpenMetrics body through.
+        let lenient = "m{a=\"1\" b=\"2\"} 1\n";
+        let mut cache = ScrapeCache::new();
+        let (out, _, r) = run_as(&mut cache, lenient, Format::PrometheusText004, 1000);
+        r.unwrap();
+        assert_eq!(out.samples[0].labels.get("b"), Some("2"));
+        assert_eq!(cache.len(), 1);
+        let (out, _, r) = run_as(
+            &mut cache,
+            &format!("{lenient}# EOF\n"),
+            Format::OpenMetrics100,
+            2000,
+        );
+        assert!(matches!(r, Err(AppendError::Parse(_))), "{r:?}");
+        assert_eq!(names(&out), vec![("m".to_string(), true)]);
+        assert_eq!(cache.len(), 0);
+
+        // A series in bodies of both formats keeps its identity: no stale marker at the switch,
+        // and the keys of the old format are gone.
+        let mut cache = ScrapeCache::new();
+        run_as(
+            &mut cache,
+            "m{a=\"1\"} 1\nold 1\n",
+            Format::PrometheusText004,
+            1000,
+        )
+        .2
+        .unwrap();
+        assert_eq!(cache.len(), 2);
+        let (out, stats, r) = run_as(
+            &mut cache,
+            "m{a=\"1\"} 2\n# EOF\n",
+            Format::OpenMetrics100,
+            2000,
+        );
+        r.unwrap();
+        assert_eq!((stats.cache_hits, stats.series_added), (0, 1));
+        assert_eq!(
+            names(&out),
+            vec![("m".to_string(), false), ("old".to_string(), true)]
+        );
+        assert_eq!(cache.len(), 1);
+        assert_eq!(
+            cache.ids.len(),
+            1,
+            "label-set ids of dropped keys are pruned"
+        );
+        // Same format again: hits.
+        let (_, stats, r) = run_as(
+            &mut cache,
+            "m{a=\"1\"} 3\n# EOF\n",
+            Format::OpenMetrics100,
+            3000,
+        );
+        r.unwrap();
+        assert_eq!(stats.cache_hits, 1);
+    }
+
+    #[test]
+    fn exemplars_come_from_the_raw_line_on_hits_and_misses() {
+        let body =
+            "# TYPE c counter\nc_total{a=\"b\"} 1 # {trace_id=\"x\"} 0.5 12.5\nc_total 2\n# EOF\n";
+        let mut cache = ScrapeCache::new();
+        for ts in [1000, 2000] {
+            let (out, stats, r) = run_as(&mut cache, body, Format::OpenMetrics100, ts);
+            r.unwrap();
+            assert_eq!(stats.cache_hits, usize::from(ts == 2000) * 2);
+            assert_eq!(out.exemplars.len(), 1);
+            let ex = &out.exemplars[0];
+            assert_eq!(ex.labels.get("trace_id"), Some("x"));
+            assert_eq!((ex.value, ex.timestamp_ms), (0.5, 12_500));
+            assert_eq!(ex.series.get("a"), Some("b"));
+        }
     }
 
     #[test]
