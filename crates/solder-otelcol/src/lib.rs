@@ -5,6 +5,7 @@
 //! `Export*ServiceRequest` bytes as received, decoded only where a component must look inside.
 
 pub mod auth;
+pub mod component_util;
 pub mod exporter;
 pub mod otlp_json;
 pub mod output;

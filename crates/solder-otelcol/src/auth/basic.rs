@@ -15,18 +15,15 @@
 //! are refused at build as not supported by Solder yet, rather than never matching.
 
 use super::bearer::{constant_time_eq, DebugMetricsArgs};
-use super::{auth_handler_value, AuthError, AuthHandler, AuthHandlerRef};
+use super::{AuthComponent, AuthError, AuthExtension, AuthHandler};
+use crate::component_util::replace_shared;
 use axum::http::{header::AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use base64::Engine as _;
 use serde::Deserialize;
-use solder_core::{
-    AnyArgs, BoxFuture, Component, ComponentError, ComponentOptions, Registry, Typed,
-    TypedComponent,
-};
-use solder_syntax::{Object, Secret, Value};
+use solder_core::{Registry, Typed};
+use solder_syntax::Secret;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use tokio_util::sync::CancellationToken;
+use std::sync::RwLock;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ClientAuthArgs {
@@ -200,10 +197,7 @@ impl BasicHandler {
     }
 
     fn set(&self, s: Settings) {
-        match self.current.write() {
-            Ok(mut g) => *g = s,
-            Err(p) => *p.into_inner() = s,
-        }
+        replace_shared(&self.current, s);
     }
 }
 
@@ -249,14 +243,13 @@ impl AuthHandler for BasicHandler {
     }
 }
 
-pub struct AuthBasic {
-    handler: Arc<BasicHandler>,
-}
+/// `otelcol.auth.basic` for the shared [`AuthComponent`].
+pub struct BasicExtension;
 
-impl TypedComponent for AuthBasic {
+impl AuthExtension for BasicExtension {
     const NAME: &'static str = "otelcol.auth.basic";
-    const EXPORTS: &'static [&'static str] = &["handler"];
     type Args = Args;
+    type Handler = BasicHandler;
 
     fn validate(args: &Args) -> Result<(), String> {
         args.validate()?;
@@ -267,31 +260,17 @@ impl TypedComponent for AuthBasic {
         Ok(())
     }
 
-    fn build(opts: ComponentOptions, args: Args) -> Result<Self, ComponentError> {
-        let handler = Arc::new(BasicHandler::new(&args).map_err(ComponentError::Config)?);
-        let as_dyn: AuthHandlerRef = handler.clone();
-        let mut exports = Object::new();
-        exports.insert("handler".to_string(), auth_handler_value(as_dyn));
-        opts.publish_exports(Value::Object(exports));
-        Ok(AuthBasic { handler })
-    }
-}
-
-impl Component for AuthBasic {
-    fn run(self: Arc<Self>, shutdown: CancellationToken) -> BoxFuture<Result<(), ComponentError>> {
-        Box::pin(async move {
-            shutdown.cancelled().await;
-            Ok(())
-        })
+    fn handler(args: &Args) -> Result<BasicHandler, String> {
+        BasicHandler::new(args)
     }
 
-    fn update(&self, args: AnyArgs) -> Result<(), ComponentError> {
-        let args = args.downcast::<Args>()?;
-        self.handler
-            .set(Settings::new(&args).map_err(ComponentError::Config)?);
+    fn reconfigure(handler: &BasicHandler, args: &Args) -> Result<(), String> {
+        handler.set(Settings::new(args)?);
         Ok(())
     }
 }
+
+pub type AuthBasic = AuthComponent<BasicExtension>;
 
 pub fn register(reg: &mut Registry) {
     reg.register(Typed::<AuthBasic>::new());
@@ -301,6 +280,7 @@ pub fn register(reg: &mut Registry) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use solder_core::TypedComponent;
 
     fn header(v: &str) -> HeaderMap {
         let mut m = HeaderMap::new();

@@ -5,16 +5,12 @@
 //! Follows Alloy's `internal/component/otelcol/auth/bearer` (arguments `token`, `scheme` default
 //! "Bearer", `header` default "Authorization") and the Collector's bearertokenauth extension.
 
-use super::{auth_handler_value, AuthError, AuthHandler, AuthHandlerRef};
+use super::{AuthComponent, AuthError, AuthExtension, AuthHandler};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
-use solder_core::{
-    AnyArgs, BoxFuture, Component, ComponentError, ComponentOptions, Registry, Typed,
-    TypedComponent,
-};
-use solder_syntax::{Object, Secret, Value};
-use std::sync::{Arc, RwLock};
-use tokio_util::sync::CancellationToken;
+use solder_core::{Registry, Typed};
+use solder_syntax::Secret;
+use std::sync::RwLock;
 
 fn default_scheme() -> String {
     "Bearer".to_string()
@@ -135,44 +131,29 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub struct AuthBearer {
-    handler: Arc<BearerHandler>,
-}
+/// `otelcol.auth.bearer` for the shared [`AuthComponent`].
+pub struct BearerExtension;
 
-impl TypedComponent for AuthBearer {
+impl AuthExtension for BearerExtension {
     const NAME: &'static str = "otelcol.auth.bearer";
-    const EXPORTS: &'static [&'static str] = &["handler"];
     type Args = Args;
+    type Handler = BearerHandler;
 
     fn validate(args: &Args) -> Result<(), String> {
         args.validate()
     }
 
-    fn build(opts: ComponentOptions, args: Args) -> Result<Self, ComponentError> {
-        let handler = Arc::new(BearerHandler::new(&args).map_err(ComponentError::Config)?);
-        let as_dyn: AuthHandlerRef = handler.clone();
-        let mut exports = Object::new();
-        exports.insert("handler".to_string(), auth_handler_value(as_dyn));
-        opts.publish_exports(Value::Object(exports));
-        Ok(AuthBearer { handler })
-    }
-}
-
-impl Component for AuthBearer {
-    fn run(self: Arc<Self>, shutdown: CancellationToken) -> BoxFuture<Result<(), ComponentError>> {
-        Box::pin(async move {
-            shutdown.cancelled().await;
-            Ok(())
-        })
+    fn handler(args: &Args) -> Result<BearerHandler, String> {
+        BearerHandler::new(args)
     }
 
-    fn update(&self, args: AnyArgs) -> Result<(), ComponentError> {
-        let args = args.downcast::<Args>()?;
-        self.handler
-            .set(args.prepared().map_err(ComponentError::Config)?);
+    fn reconfigure(handler: &BearerHandler, args: &Args) -> Result<(), String> {
+        handler.set(args.prepared()?);
         Ok(())
     }
 }
+
+pub type AuthBearer = AuthComponent<BearerExtension>;
 
 pub fn register(reg: &mut Registry) {
     reg.register(Typed::<AuthBearer>::new());

@@ -11,20 +11,18 @@
 
 mod render;
 
+use crate::component_util::{current_shared, idle_until_shutdown, publish_input, replace_shared};
 use crate::processor::common::DebugMetricsArgs;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use solder_core::consume::ConsumeError;
-use solder_core::signals::otlp::{
-    otlp_consumer_value, OtlpConsumer, OtlpConsumerRef, OtlpPayload, Signal,
-};
+use solder_core::signals::otlp::{OtlpConsumer, OtlpConsumerRef, OtlpPayload, Signal};
 use solder_core::{
     AnyArgs, BoxFuture, Component, ComponentError, ComponentOptions, Registry, Typed,
     TypedComponent,
 };
-use solder_syntax::{Object, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -137,10 +135,7 @@ struct DebugInput(Arc<RwLock<Arc<State>>>, String);
 #[async_trait::async_trait]
 impl OtlpConsumer for DebugInput {
     async fn consume(&self, payload: OtlpPayload) -> Result<(), ConsumeError> {
-        let state = match self.0.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(p) => Arc::clone(&p.into_inner()),
-        };
+        let state = current_shared(&self.0);
         let id = self.1.as_str();
         let bad = |e: prost::DecodeError| {
             ConsumeError::Permanent(format!("cannot decode OTLP request: {e}"))
@@ -226,28 +221,20 @@ impl TypedComponent for DebugExporter {
             state_from(&args).map_err(ComponentError::Config)?,
         )));
         let input: OtlpConsumerRef = Arc::new(DebugInput(Arc::clone(&state), opts.id.clone()));
-        let mut exports = Object::new();
-        exports.insert("input".to_string(), otlp_consumer_value(input));
-        opts.publish_exports(Value::Object(exports));
+        publish_input(&opts, input);
         Ok(DebugExporter { state })
     }
 }
 
 impl Component for DebugExporter {
     fn run(self: Arc<Self>, shutdown: CancellationToken) -> BoxFuture<Result<(), ComponentError>> {
-        Box::pin(async move {
-            shutdown.cancelled().await;
-            Ok(())
-        })
+        idle_until_shutdown(shutdown)
     }
 
     fn update(&self, args: AnyArgs) -> Result<(), ComponentError> {
         let args = args.downcast::<Args>()?;
         let state = Arc::new(state_from(&args).map_err(ComponentError::Config)?);
-        match self.state.write() {
-            Ok(mut g) => *g = state,
-            Err(p) => *p.into_inner() = state,
-        }
+        replace_shared(&self.state, state);
         Ok(())
     }
 }

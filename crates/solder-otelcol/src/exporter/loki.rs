@@ -11,21 +11,19 @@
 pub mod convert;
 pub mod logfmt;
 
+use crate::component_util::{current_shared, idle_until_shutdown, publish_input, replace_shared};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use prometheus::{IntCounter, Opts};
 use prost::Message;
 use solder_core::consume::ConsumeError;
 use solder_core::signals::logs::{fanout_push, LogEntry, LogsReceiverRef};
-use solder_core::signals::otlp::{
-    otlp_consumer_value, OtlpConsumer, OtlpConsumerRef, OtlpPayload, Signal,
-};
+use solder_core::signals::otlp::{OtlpConsumer, OtlpConsumerRef, OtlpPayload, Signal};
 use solder_core::{
     AnyArgs, BoxFuture, Component, ComponentError, ComponentOptions, Registry, Typed,
     TypedComponent,
 };
 use solder_syntax::types::CapsuleOf;
-use solder_syntax::{Object, Value};
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
@@ -127,10 +125,7 @@ impl OtlpConsumer for Input {
         if entries.is_empty() {
             return Ok(());
         }
-        let forward_to = match self.0.forward_to.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        };
+        let forward_to = current_shared(&self.0.forward_to);
         fanout_push(&forward_to, entries).await
     }
 }
@@ -160,28 +155,19 @@ impl TypedComponent for LokiExporter {
                 metrics,
             }),
         };
-        let mut exports = Object::new();
-        exports.insert("input".to_string(), otlp_consumer_value(component.input()));
-        opts.publish_exports(Value::Object(exports));
+        publish_input(&opts, component.input());
         Ok(component)
     }
 }
 
 impl Component for LokiExporter {
     fn run(self: Arc<Self>, shutdown: CancellationToken) -> BoxFuture<Result<(), ComponentError>> {
-        Box::pin(async move {
-            shutdown.cancelled().await;
-            Ok(())
-        })
+        idle_until_shutdown(shutdown)
     }
 
     fn update(&self, args: AnyArgs) -> Result<(), ComponentError> {
         let args = args.downcast::<Args>()?;
-        let mut current = match self.shared.forward_to.write() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *current = Arc::new(args.forward_to);
+        replace_shared(&self.shared.forward_to, Arc::new(args.forward_to));
         Ok(())
     }
 }

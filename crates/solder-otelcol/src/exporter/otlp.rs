@@ -16,22 +16,19 @@ mod status;
 
 use crate::auth::bearer::DebugMetricsArgs;
 use crate::auth::AuthHandlerRef;
-use crate::exporter::sending::{log_partial_success, QueueArgs, RetryArgs, Sender, Sending};
+use crate::exporter::sending::{
+    log_partial_success, QueueArgs, RetryArgs, Sender, SenderRef, SendingExporter, SendingProtocol,
+};
 use crate::tls::TlsClientSettings;
 use codec::RawCodec;
 use serde::Deserialize;
 use solder_core::consume::ConsumeError;
-use solder_core::signals::otlp::{otlp_consumer_value, OtlpPayload, Signal};
-use solder_core::{
-    AnyArgs, BoxFuture, Component, ComponentError, ComponentOptions, Registry, Typed,
-    TypedComponent,
-};
+use solder_core::signals::otlp::{OtlpPayload, Signal};
+use solder_core::{Registry, Typed};
 use solder_syntax::types::{ByteSize, CapsuleOf, GoDuration};
-use solder_syntax::{Object, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::{AsciiMetadataValue, MetadataKey, MetadataMap};
 use tonic::transport::{Channel, Endpoint};
@@ -310,61 +307,28 @@ impl Sender for GrpcSender {
     }
 }
 
-pub struct OtlpExporter {
-    id: String,
-    sending: Sending,
-}
+/// The gRPC wire client behind the shared [`SendingExporter`].
+pub struct OtlpProtocol;
 
-impl OtlpExporter {
-    /// The exported `input`, as a handle (for embedding and tests).
-    pub fn input(&self) -> solder_core::signals::otlp::OtlpConsumerRef {
-        self.sending.consumer()
-    }
-}
-
-impl TypedComponent for OtlpExporter {
+impl SendingProtocol for OtlpProtocol {
     const NAME: &'static str = "otelcol.exporter.otlp";
-    const EXPORTS: &'static [&'static str] = &["input"];
+    const QUEUE_PREFIX: &'static str = "otlp";
     type Args = Args;
 
     fn validate(args: &Args) -> Result<(), String> {
         args.validate()
     }
 
-    fn build(opts: ComponentOptions, args: Args) -> Result<Self, ComponentError> {
-        let sender = Arc::new(GrpcSender::new(&opts.id, &args).map_err(ComponentError::Config)?);
-        let sending = Sending::new(
-            &opts,
-            format!("otlp/{}", opts.id),
-            args.sending_queue,
-            args.retry_on_failure,
-            sender,
-        )?;
-        let mut exports = Object::new();
-        exports.insert("input".to_string(), otlp_consumer_value(sending.consumer()));
-        opts.publish_exports(Value::Object(exports));
-        Ok(OtlpExporter {
-            id: opts.id.clone(),
-            sending,
-        })
+    fn sender(id: &str, args: &Args) -> Result<SenderRef, String> {
+        Ok(Arc::new(GrpcSender::new(id, args)?))
+    }
+
+    fn queue_and_retry(args: Args) -> (QueueArgs, RetryArgs) {
+        (args.sending_queue, args.retry_on_failure)
     }
 }
 
-impl Component for OtlpExporter {
-    fn run(self: Arc<Self>, shutdown: CancellationToken) -> BoxFuture<Result<(), ComponentError>> {
-        Box::pin(async move {
-            self.sending.run(shutdown).await;
-            Ok(())
-        })
-    }
-
-    fn update(&self, args: AnyArgs) -> Result<(), ComponentError> {
-        let args = args.downcast::<Args>()?;
-        let sender = Arc::new(GrpcSender::new(&self.id, &args).map_err(ComponentError::Config)?);
-        self.sending
-            .update(args.sending_queue, args.retry_on_failure, sender)
-    }
-}
+pub type OtlpExporter = SendingExporter<OtlpProtocol>;
 
 pub fn register(reg: &mut Registry) {
     reg.register(Typed::<OtlpExporter>::new());

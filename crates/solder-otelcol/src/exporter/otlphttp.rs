@@ -18,22 +18,19 @@ mod response;
 
 use crate::auth::bearer::DebugMetricsArgs;
 use crate::auth::AuthHandlerRef;
-use crate::exporter::sending::{log_partial_success, QueueArgs, RetryArgs, Sender, Sending};
+use crate::exporter::sending::{
+    log_partial_success, QueueArgs, RetryArgs, Sender, SenderRef, SendingExporter, SendingProtocol,
+};
 use crate::tls::TlsClientSettings;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
 use serde::Deserialize;
 use solder_core::consume::ConsumeError;
-use solder_core::signals::otlp::{otlp_consumer_value, OtlpPayload, Signal};
-use solder_core::{
-    AnyArgs, BoxFuture, Component, ComponentError, ComponentOptions, Registry, Typed,
-    TypedComponent,
-};
+use solder_core::signals::otlp::{OtlpPayload, Signal};
+use solder_core::{Registry, Typed};
 use solder_syntax::types::{ByteSize, CapsuleOf, GoDuration};
-use solder_syntax::{Object, Value};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
 
 fn default_compression() -> String {
     "gzip".to_string()
@@ -413,60 +410,28 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-pub struct OtlpHttpExporter {
-    id: String,
-    sending: Sending,
-}
+/// The HTTP wire client behind the shared [`SendingExporter`].
+pub struct OtlpHttpProtocol;
 
-impl OtlpHttpExporter {
-    pub fn input(&self) -> solder_core::signals::otlp::OtlpConsumerRef {
-        self.sending.consumer()
-    }
-}
-
-impl TypedComponent for OtlpHttpExporter {
+impl SendingProtocol for OtlpHttpProtocol {
     const NAME: &'static str = "otelcol.exporter.otlphttp";
-    const EXPORTS: &'static [&'static str] = &["input"];
+    const QUEUE_PREFIX: &'static str = "otlphttp";
     type Args = Args;
 
     fn validate(args: &Args) -> Result<(), String> {
         args.validate()
     }
 
-    fn build(opts: ComponentOptions, args: Args) -> Result<Self, ComponentError> {
-        let sender = Arc::new(HttpSender::new(&opts.id, &args).map_err(ComponentError::Config)?);
-        let sending = Sending::new(
-            &opts,
-            format!("otlphttp/{}", opts.id),
-            args.sending_queue,
-            args.retry_on_failure,
-            sender,
-        )?;
-        let mut exports = Object::new();
-        exports.insert("input".to_string(), otlp_consumer_value(sending.consumer()));
-        opts.publish_exports(Value::Object(exports));
-        Ok(OtlpHttpExporter {
-            id: opts.id.clone(),
-            sending,
-        })
+    fn sender(id: &str, args: &Args) -> Result<SenderRef, String> {
+        Ok(Arc::new(HttpSender::new(id, args)?))
+    }
+
+    fn queue_and_retry(args: Args) -> (QueueArgs, RetryArgs) {
+        (args.sending_queue, args.retry_on_failure)
     }
 }
 
-impl Component for OtlpHttpExporter {
-    fn run(self: Arc<Self>, shutdown: CancellationToken) -> BoxFuture<Result<(), ComponentError>> {
-        Box::pin(async move {
-            self.sending.run(shutdown).await;
-            Ok(())
-        })
-    }
-
-    fn update(&self, args: AnyArgs) -> Result<(), ComponentError> {
-        let args = args.downcast::<Args>()?;
-        let sender = Arc::new(HttpSender::new(&self.id, &args).map_err(ComponentError::Config)?);
-        self.sending
-            .update(args.sending_queue, args.retry_on_failure, sender)
-    }
-}
+pub type OtlpHttpExporter = SendingExporter<OtlpHttpProtocol>;
 
 pub fn register(reg: &mut Registry) {
     reg.register(Typed::<OtlpHttpExporter>::new());

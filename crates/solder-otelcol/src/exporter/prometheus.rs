@@ -15,21 +15,20 @@ pub mod attr;
 pub mod convert;
 pub mod naming;
 
+use crate::component_util::current_shared;
+use crate::component_util::publish_input;
 use convert::{Converter, Options, SERIES_STALE_AFTER};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts};
 use prost::Message;
 use solder_core::consume::ConsumeError;
 use solder_core::signals::metrics::{fanout_append, MetricsForwardTo};
-use solder_core::signals::otlp::{
-    otlp_consumer_value, OtlpConsumer, OtlpConsumerRef, OtlpPayload, Signal,
-};
+use solder_core::signals::otlp::{OtlpConsumer, OtlpConsumerRef, OtlpPayload, Signal};
 use solder_core::{
     AnyArgs, BoxFuture, Component, ComponentError, ComponentOptions, Registry, Typed,
     TypedComponent,
 };
 use solder_syntax::types::GoDuration;
-use solder_syntax::{Object, Value};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
@@ -160,10 +159,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     fn state(&self) -> Arc<State> {
-        match self.state.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        current_shared(&self.state)
     }
 }
 
@@ -248,9 +244,7 @@ impl TypedComponent for PrometheusExporter {
             metrics,
         });
         let component = PrometheusExporter { shared };
-        let mut exports = Object::new();
-        exports.insert("input".to_string(), otlp_consumer_value(component.input()));
-        opts.publish_exports(Value::Object(exports));
+        publish_input(&opts, component.input());
         Ok(component)
     }
 }

@@ -17,13 +17,17 @@
 //!   `Retry-After`/RetryInfo delay takes precedence); `max_elapsed_time = 0` retries forever.
 //!   Shutdown stops retrying; a queued record then stays on disk for the next start.
 
+mod component;
 mod config;
 mod metrics;
 mod partial;
 
+pub use component::{SendingExporter, SendingProtocol};
 pub use config::{Backoff, QueueArgs, QueueBatchArgs, RetryArgs, Sizer};
 pub use partial::{log_partial_success, partial_success};
 
+use crate::component_util::current_shared;
+use crate::component_util::replace_shared;
 use metrics::ExporterMetrics;
 use solder_core::consume::ConsumeError;
 use solder_core::queue::{FsyncPolicy, Queue, QueueError, QueueOptions, Seq, FRAME_OVERHEAD};
@@ -234,19 +238,13 @@ impl Sending {
             retry,
             sender,
         });
-        match self.inner.settings.write() {
-            Ok(mut g) => *g = new,
-            Err(p) => *p.into_inner() = new,
-        }
+        replace_shared(&self.inner.settings, new);
         self.refresh_gauges();
         Ok(())
     }
 
     fn settings(&self) -> Arc<Settings> {
-        match self.inner.settings.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(p) => Arc::clone(&p.into_inner()),
-        }
+        current_shared(&self.inner.settings)
     }
 
     fn queue(&self, signal: Signal) -> &Arc<SignalQueue> {

@@ -15,6 +15,7 @@ pub use action::{sha256_hex, ActionArgs};
 pub use matcher::{AttributeArgs, LibraryArgs, MatchArgs, RegexpArgs, SeverityArgs};
 
 use super::common::{processor_label, DebugMetricsArgs, ItemFlowMetrics};
+use crate::component_util::{current_shared, idle_until_shutdown, publish_input, replace_shared};
 use crate::output::Output;
 use action::Action;
 use matcher::{selected, validate_for, Matcher};
@@ -24,14 +25,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use prost::Message;
 use solder_core::consume::ConsumeError;
-use solder_core::signals::otlp::{
-    otlp_consumer_value, OtlpConsumer, OtlpConsumerRef, OtlpPayload, Signal,
-};
+use solder_core::signals::otlp::{OtlpConsumer, OtlpConsumerRef, OtlpPayload, Signal};
 use solder_core::{
     AnyArgs, BoxFuture, Component, ComponentError, ComponentOptions, Registry, Typed,
     TypedComponent,
 };
-use solder_syntax::{Object, Value};
 use std::sync::{Arc, RwLock};
 use tokio_util::sync::CancellationToken;
 
@@ -194,21 +192,12 @@ struct Shared {
     flow: ItemFlowMetrics,
 }
 
-impl Shared {
-    fn state(&self) -> Arc<State> {
-        match self.state.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(p) => Arc::clone(&p.into_inner()),
-        }
-    }
-}
-
 struct AttributesInput(Arc<Shared>);
 
 #[async_trait::async_trait]
 impl OtlpConsumer for AttributesInput {
     async fn consume(&self, payload: OtlpPayload) -> Result<(), ConsumeError> {
-        let state = self.0.state();
+        let state = current_shared(&self.0.state);
         let (signal, items) = (payload.signal, payload.items);
         self.0.flow.incoming(signal, items);
         // Without actions nothing can change: skip the decode.
@@ -257,19 +246,14 @@ impl TypedComponent for AttributesProcessor {
             flow,
         });
         let input: OtlpConsumerRef = Arc::new(AttributesInput(Arc::clone(&shared)));
-        let mut exports = Object::new();
-        exports.insert("input".to_string(), otlp_consumer_value(input));
-        opts.publish_exports(Value::Object(exports));
+        publish_input(&opts, input);
         Ok(AttributesProcessor { shared })
     }
 }
 
 impl Component for AttributesProcessor {
     fn run(self: Arc<Self>, shutdown: CancellationToken) -> BoxFuture<Result<(), ComponentError>> {
-        Box::pin(async move {
-            shutdown.cancelled().await;
-            Ok(())
-        })
+        idle_until_shutdown(shutdown)
     }
 
     fn update(&self, args: AnyArgs) -> Result<(), ComponentError> {
@@ -279,10 +263,7 @@ impl Component for AttributesProcessor {
             compiled,
             output: args.output,
         });
-        match self.shared.state.write() {
-            Ok(mut g) => *g = state,
-            Err(p) => *p.into_inner() = state,
-        }
+        replace_shared(&self.shared.state, state);
         Ok(())
     }
 }

@@ -22,19 +22,17 @@ mod shard;
 pub mod split;
 
 use super::common::{processor_label, DebugMetricsArgs, ItemFlowMetrics};
+use crate::component_util::{publish_input, replace_shared};
 use crate::output::Output;
 use self_metrics::SelfMetrics;
 use shard::{run_shard, Ack, Piece};
 use solder_core::consume::ConsumeError;
-use solder_core::signals::otlp::{
-    otlp_consumer_value, OtlpConsumer, OtlpConsumerRef, OtlpPayload, Signal,
-};
+use solder_core::signals::otlp::{OtlpConsumer, OtlpConsumerRef, OtlpPayload, Signal};
 use solder_core::{
     AnyArgs, BoxFuture, Component, ComponentError, ComponentOptions, Registry, Typed,
     TypedComponent,
 };
 use solder_syntax::types::GoDuration;
-use solder_syntax::{Object, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -226,9 +224,7 @@ impl TypedComponent for BatchProcessor {
             id: opts.id.clone(),
         });
         let input: OtlpConsumerRef = Arc::new(BatchInput(Arc::clone(&shared)));
-        let mut exports = Object::new();
-        exports.insert("input".to_string(), otlp_consumer_value(input));
-        opts.publish_exports(Value::Object(exports));
+        publish_input(&opts, input);
         Ok(BatchProcessor { shared })
     }
 }
@@ -261,14 +257,8 @@ impl Component for BatchProcessor {
     fn update(&self, args: AnyArgs) -> Result<(), ComponentError> {
         let args = args.downcast::<Args>()?;
         args.validate().map_err(ComponentError::Config)?;
-        match self.shared.config.write() {
-            Ok(mut g) => *g = Config::from(&args),
-            Err(p) => *p.into_inner() = Config::from(&args),
-        }
-        match self.shared.output.write() {
-            Ok(mut g) => *g = args.output,
-            Err(p) => *p.into_inner() = args.output,
-        }
+        replace_shared(&self.shared.config, Config::from(&args));
+        replace_shared(&self.shared.output, args.output);
         Ok(())
     }
 }

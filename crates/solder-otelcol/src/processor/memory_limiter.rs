@@ -18,18 +18,16 @@ mod probe;
 pub use probe::{total_memory, total_memory_under, MemoryProbe, ProcessRss};
 
 use super::common::{processor_label, DebugMetricsArgs, ItemFlowMetrics};
+use crate::component_util::publish_input;
 use crate::output::Output;
 use prometheus::{IntCounterVec, Opts};
 use solder_core::consume::ConsumeError;
-use solder_core::signals::otlp::{
-    otlp_consumer_value, OtlpConsumer, OtlpConsumerRef, OtlpPayload, Signal,
-};
+use solder_core::signals::otlp::{OtlpConsumer, OtlpConsumerRef, OtlpPayload, Signal};
 use solder_core::{
     AnyArgs, BoxFuture, Component, ComponentError, ComponentOptions, Registry, Typed,
     TypedComponent,
 };
 use solder_syntax::types::{ByteSize, GoDuration};
-use solder_syntax::{Object, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -348,9 +346,7 @@ impl MemoryLimiter {
             interval_changed: Notify::new(),
         });
         let input: OtlpConsumerRef = Arc::new(LimiterInput(Arc::clone(&shared)));
-        let mut exports = Object::new();
-        exports.insert("input".to_string(), otlp_consumer_value(input));
-        opts.publish_exports(Value::Object(exports));
+        publish_input(&opts, input);
         Ok(MemoryLimiter { shared })
     }
 

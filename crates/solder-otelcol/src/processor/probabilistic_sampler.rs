@@ -22,6 +22,7 @@ pub mod sampling;
 
 use super::attributes::value as av;
 use super::common::{processor_label, DebugMetricsArgs, ItemFlowMetrics};
+use crate::component_util::{current_shared, idle_until_shutdown, publish_input, replace_shared};
 use crate::output::Output;
 use carrier::{value_bytes, Carrier};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -32,14 +33,11 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use sampling::{hash_seed_threshold, probability_to_threshold, Randomness, Threshold};
 use solder_core::consume::ConsumeError;
-use solder_core::signals::otlp::{
-    otlp_consumer_value, OtlpConsumer, OtlpConsumerRef, OtlpPayload, Signal,
-};
+use solder_core::signals::otlp::{OtlpConsumer, OtlpConsumerRef, OtlpPayload, Signal};
 use solder_core::{
     AnyArgs, BoxFuture, Component, ComponentError, ComponentOptions, Registry, Typed,
     TypedComponent,
 };
-use solder_syntax::{Object, Value};
 use std::sync::{Arc, RwLock};
 use tokio_util::sync::CancellationToken;
 
@@ -463,21 +461,12 @@ struct Shared {
     flow: ItemFlowMetrics,
 }
 
-impl Shared {
-    fn state(&self) -> Arc<State> {
-        match self.state.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(p) => Arc::clone(&p.into_inner()),
-        }
-    }
-}
-
 struct SamplerInput(Arc<Shared>);
 
 #[async_trait::async_trait]
 impl OtlpConsumer for SamplerInput {
     async fn consume(&self, payload: OtlpPayload) -> Result<(), ConsumeError> {
-        let state = self.0.state();
+        let state = current_shared(&self.0.state);
         let signal = payload.signal;
         self.0.flow.incoming(signal, payload.items);
         let bad = |e: prost::DecodeError| {
@@ -554,29 +543,21 @@ impl TypedComponent for ProbabilisticSampler {
             flow,
         });
         let input: OtlpConsumerRef = Arc::new(SamplerInput(Arc::clone(&shared)));
-        let mut exports = Object::new();
-        exports.insert("input".to_string(), otlp_consumer_value(input));
-        opts.publish_exports(Value::Object(exports));
+        publish_input(&opts, input);
         Ok(ProbabilisticSampler { shared })
     }
 }
 
 impl Component for ProbabilisticSampler {
     fn run(self: Arc<Self>, shutdown: CancellationToken) -> BoxFuture<Result<(), ComponentError>> {
-        Box::pin(async move {
-            shutdown.cancelled().await;
-            Ok(())
-        })
+        idle_until_shutdown(shutdown)
     }
 
     fn update(&self, args: AnyArgs) -> Result<(), ComponentError> {
         let args = args.downcast::<Args>()?;
         args.validate().map_err(ComponentError::Config)?;
         let state = Arc::new(state_from(args));
-        match self.shared.state.write() {
-            Ok(mut g) => *g = state,
-            Err(p) => *p.into_inner() = state,
-        }
+        replace_shared(&self.shared.state, state);
         Ok(())
     }
 }

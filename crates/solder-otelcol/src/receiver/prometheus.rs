@@ -11,6 +11,7 @@
 
 pub mod convert;
 
+use crate::component_util::{current_shared, idle_until_shutdown, replace_shared};
 use crate::output::Output;
 use crate::processor::common::DebugMetricsArgs;
 use convert::{batch_to_otlp, MetadataStore};
@@ -118,10 +119,7 @@ impl MetricsReceiver for Receiver {
             encoded: req.encode_to_vec().into(),
             items,
         };
-        let output = match shared.output.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        };
+        let output = current_shared(&shared.output);
         output.consume(payload).await
     }
 }
@@ -168,19 +166,12 @@ impl TypedComponent for PrometheusReceiver {
 
 impl Component for PrometheusReceiver {
     fn run(self: Arc<Self>, shutdown: CancellationToken) -> BoxFuture<Result<(), ComponentError>> {
-        Box::pin(async move {
-            shutdown.cancelled().await;
-            Ok(())
-        })
+        idle_until_shutdown(shutdown)
     }
 
     fn update(&self, args: AnyArgs) -> Result<(), ComponentError> {
         let args = args.downcast::<Args>()?;
-        let mut current = match self.shared.output.write() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *current = Arc::new(args.output);
+        replace_shared(&self.shared.output, Arc::new(args.output));
         Ok(())
     }
 }

@@ -1,10 +1,10 @@
 //! Turning a batch of samples, exemplars and metadata into a remote-write 1.0 request body:
 //! a `prometheus.WriteRequest` protobuf, compressed with the snappy *block* format.
 
+use super::fast_hash::FastMap;
 use solder_core::signals::metrics::{Exemplar, Labels, Metadata, MetricType, Sample};
 use solder_proto::prometheus as pb;
 use solder_proto::prost::Message;
-use std::collections::HashMap;
 
 /// Why a request could not be encoded.
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +43,8 @@ pub fn build_write_request(
 
     let mut builder = SeriesBuilder {
         external,
-        by_input: HashMap::new(),
-        by_output: HashMap::new(),
+        by_input: FastMap::default(),
+        by_output: FastMap::default(),
         series: Vec::new(),
     };
     for s in samples {
@@ -70,8 +70,13 @@ pub fn build_write_request(
         });
     }
 
+    // The output label lists were kept as map keys (no copy per series); move them in place.
+    let mut series = builder.series;
+    for (labels, idx) in builder.by_output {
+        series[idx].labels = labels;
+    }
     pb::WriteRequest {
-        timeseries: builder.series,
+        timeseries: series,
         metadata: metadata.iter().map(metadata_to_proto).collect(),
     }
 }
@@ -80,8 +85,8 @@ pub fn build_write_request(
 /// labels become the same output series, so lookups go input → output labels → index.
 struct SeriesBuilder<'a> {
     external: Vec<(&'a str, &'a str)>,
-    by_input: HashMap<&'a Labels, usize>,
-    by_output: HashMap<Vec<pb::Label>, usize>,
+    by_input: FastMap<&'a Labels, usize>,
+    by_output: FastMap<Vec<pb::Label>, usize>,
     series: Vec<pb::TimeSeries>,
 }
 
@@ -95,10 +100,8 @@ impl<'a> SeriesBuilder<'a> {
             Some(&idx) => idx,
             None => {
                 let idx = self.series.len();
-                self.series.push(pb::TimeSeries {
-                    labels: out.clone(),
-                    ..Default::default()
-                });
+                // Labels are filled in from `by_output` at the end.
+                self.series.push(pb::TimeSeries::default());
                 self.by_output.insert(out, idx);
                 idx
             }

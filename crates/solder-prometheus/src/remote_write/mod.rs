@@ -9,6 +9,7 @@ pub mod args;
 pub mod client;
 mod component;
 pub mod encode;
+mod fast_hash;
 mod metrics;
 pub mod record;
 mod sender;

@@ -4,10 +4,10 @@
 //! configuration in force then. Protobuf is used because it is already a dependency, is
 //! versioned by field numbers, and needs no second hand-written format.
 
+use super::fast_hash::FastMap;
 use solder_core::signals::metrics::{Exemplar, Labels, Metadata, MetricType, MetricsBatch, Sample};
 use solder_proto::prometheus as pb;
 use solder_proto::prost::Message;
-use std::collections::HashMap;
 
 /// Why a record could not be read back.
 #[derive(Debug, thiserror::Error)]
@@ -16,7 +16,7 @@ pub struct RecordError(#[from] solder_proto::prost::DecodeError);
 
 /// Encodes a batch. Samples and exemplars of one series share a `TimeSeries`, in order.
 pub fn encode_record(batch: &MetricsBatch) -> Vec<u8> {
-    let mut index: HashMap<&Labels, usize> = HashMap::new();
+    let mut index: FastMap<&Labels, usize> = FastMap::default();
     let mut series: Vec<pb::TimeSeries> = Vec::new();
     for s in &batch.samples {
         let i = series_slot(&mut index, &mut series, &s.labels);
@@ -77,7 +77,7 @@ fn to_pb_labels(labels: &Labels) -> Vec<pb::Label> {
 }
 
 fn series_slot<'a>(
-    index: &mut HashMap<&'a Labels, usize>,
+    index: &mut FastMap<&'a Labels, usize>,
     series: &mut Vec<pb::TimeSeries>,
     labels: &'a Labels,
 ) -> usize {

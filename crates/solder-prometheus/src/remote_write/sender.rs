@@ -12,6 +12,7 @@ pub(crate) use metadata::{MetadataSettings, MetadataStore};
 
 use super::client::{Backoff, RemoteWriteClient, SendError};
 use super::encode::{build_write_request, SnappyEncoder};
+use super::fast_hash::{hash_one, FastMap};
 use super::metrics::{Metrics, REASON_DROPPED_SERIES, REASON_TOO_OLD};
 use super::record::decode_record;
 use super::shards::{ShardCalculator, Totals};
@@ -22,7 +23,6 @@ use solder_core::queue::{Queue, Seq};
 use solder_core::relabel::Rule;
 use solder_core::signals::metrics::{Exemplar, Labels, Sample};
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -147,12 +147,11 @@ enum Item {
 
 impl Item {
     fn shard(&self, shards: usize) -> usize {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        match self {
-            Item::Sample(s) => s.labels.hash(&mut h),
-            Item::Exemplar(e) => e.series.hash(&mut h),
-        }
-        (h.finish() % shards.max(1) as u64) as usize
+        let h = match self {
+            Item::Sample(s) => hash_one(&s.labels),
+            Item::Exemplar(e) => hash_one(&e.series),
+        };
+        (h % shards.max(1) as u64) as usize
     }
 }
 
@@ -354,8 +353,7 @@ impl EndpointSender {
         };
         let rules = &self.settings.rules;
         // One rule run per distinct series of the record.
-        let mut relabeled: std::collections::HashMap<Labels, Option<Labels>> =
-            std::collections::HashMap::new();
+        let mut relabeled: FastMap<Labels, Option<Labels>> = FastMap::default();
         let mut relabel = |l: &Labels| -> Option<Labels> {
             if rules.is_empty() {
                 return Some(l.clone());
@@ -414,6 +412,9 @@ impl EndpointSender {
             if samples.is_empty() && exemplars.is_empty() {
                 break;
             }
+            // The shard is busy from here: building and compressing the request costs CPU
+            // time comparable to a local round trip, and the shard count must cover both.
+            let busy_from = Instant::now();
             let req =
                 build_write_request(&samples, &exemplars, &[], &self.settings.external_labels);
             if let Err(e) = encoder.encode(&req, &mut buf) {
@@ -436,7 +437,7 @@ impl EndpointSender {
             let took = started.elapsed();
             m.sent_batch_duration.observe(took.as_secs_f64());
             self.stats.send_nanos.fetch_add(
-                u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+                u64::try_from(busy_from.elapsed().as_nanos()).unwrap_or(u64::MAX),
                 Ordering::Relaxed,
             );
             match result {

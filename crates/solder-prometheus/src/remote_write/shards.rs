@@ -4,8 +4,9 @@
 //! Each shard sends one request at a time, so the work to do per second is
 //! `time_per_sample × samples_per_second`, and that many shards keep up. With
 //! - `in_rate`: samples read from the queue per second,
-//! - `time_per_sample`: seconds spent in send calls per successfully sent sample (summed over
-//!   shards, so it is the cost of one sample on one shard),
+//! - `time_per_sample`: seconds shards spend busy per successfully sent sample (building and
+//!   compressing a request, then the send call; summed over shards, so it is the cost of one
+//!   sample on one shard),
 //! - `backlog`: samples waiting (unread in the queue plus buffered in shards), of which 5% per
 //!   second are to be caught up (Prometheus's `backlogCatchup`),
 //!

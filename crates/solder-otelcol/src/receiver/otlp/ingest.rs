@@ -4,6 +4,7 @@
 //! "Failures"; the Collector's `GetStatusFromError` / `GetHTTPStatusCodeFromStatus`).
 
 use super::metrics::{ReceiverMetrics, Transport};
+use crate::component_util::current_shared;
 use crate::output::Output;
 use bytes::Bytes;
 use solder_core::consume::ConsumeError;
@@ -155,10 +156,7 @@ impl Ingest {
     }
 
     fn output(&self) -> Arc<Output> {
-        match self.output.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        current_shared(&self.output)
     }
 
     /// Validate, count and deliver one encoded `Export*ServiceRequest`. `Ok` only after every
