@@ -1,6 +1,6 @@
 //! The component contract every component compiles against: the component trait and its
 //! options, health, component HTTP handlers, the signal handles and `ConsumeError`, the relabel
-//! engine and the durable queue. No HTTP server, tonic or kube here (ARCHITECTURE.md invariants).
+//! engine, the durable queue and the shared TLS verifier. No HTTP server, tonic or kube here (ARCHITECTURE.md invariants).
 
 pub mod component;
 pub mod consume;
@@ -9,6 +9,7 @@ pub mod http;
 pub mod queue;
 pub mod relabel;
 pub mod signals;
+pub mod tls;
 
 pub use component::{
     AnyArgs, BoxFuture, Component, ComponentBuilder, ComponentError, ComponentOptions, ExportSink,
