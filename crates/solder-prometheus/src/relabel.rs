@@ -191,7 +191,21 @@ fn saturating_i64(n: usize) -> i64 {
 
 /// Runs the rules on one label set; `None` when dropped or when no label is left.
 pub fn apply_rules(rules: &[Rule], input: &Labels) -> Option<Labels> {
-    let mut view = CowLabels::new(input.as_slice());
+    // The engine reads a sorted pair slice; series rarely have more than a few dozen labels,
+    // so the borrowed pairs usually fit on the stack.
+    const STACK: usize = 32;
+    let mut stack = [("", ""); STACK];
+    let heap: Vec<(&str, &str)>;
+    let pairs: &[(&str, &str)] = if input.len() <= STACK {
+        for (slot, pair) in stack.iter_mut().zip(input.iter()) {
+            *slot = pair;
+        }
+        &stack[..input.len()]
+    } else {
+        heap = input.iter().collect();
+        &heap
+    };
+    let mut view = CowLabels::new(pairs);
     if !process_labels_with(rules, &mut view, NameValidation::Legacy) {
         return None;
     }

@@ -32,7 +32,7 @@ fn populate(pairs: &[(&str, &str)], defaults: &TargetDefaults) -> ScrapeTarget {
 }
 
 fn labels_of(t: &ScrapeTarget) -> Vec<(String, String)> {
-    t.labels.as_slice().to_vec()
+    t.labels.to_vec()
 }
 
 fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -6,8 +6,24 @@ use solder_syntax::{Capsule, Value};
 use std::sync::Arc;
 
 /// A label set sorted by name; cheap to clone (shared).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Labels(Arc<[(String, String)]>);
+///
+/// Stored as the labels' remote-write encoding: the `prometheus.Label` messages of a
+/// `TimeSeries.labels` field (field 1, tags and lengths included), plus where each name and
+/// value sits in it. Two reasons: a scrape cache holds one of these per active series, and
+/// `Arc<[(String, String)]>` (two heap strings per label) cost about three times the memory;
+/// and every sample is written to the remote-write WAL, which with this layout copies the
+/// labels as one slice instead of encoding them field by field.
+#[derive(Clone)]
+pub struct Labels(Arc<LabelsData>);
+
+struct LabelsData {
+    /// Repeated `Label { name = 1; value = 2 }` messages as field 1 of the enclosing message.
+    wire: Box<[u8]>,
+    /// Per label: name start, name end, value start, value end (offsets in `wire`).
+    spans: Box<[[u32; 4]]>,
+    /// A name starts with `__` and is not `__name__` (pipeline-internal label).
+    has_internal: bool,
+}
 
 impl Labels {
     /// Sorts by name; later duplicates of a name win.
@@ -21,30 +37,179 @@ impl Labels {
                 false
             }
         });
-        Labels(pairs.into())
+        Labels::from_sorted(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+    }
+
+    /// From pairs already sorted by name with unique names.
+    fn from_sorted<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Self {
+        let (count, bytes) = pairs.clone().fold((0, 0), |(c, b), (n, v)| {
+            (c + 1, b + label_field_len(n.len(), v.len()))
+        });
+        let mut wire = Vec::with_capacity(bytes);
+        let mut spans = Vec::with_capacity(count);
+        let mut has_internal = false;
+        for (n, v) in pairs {
+            has_internal |= n.starts_with("__") && n != "__name__";
+            wire.push(0x0a);
+            put_varint(&mut wire, label_body_len(n.len(), v.len()));
+            wire.push(0x0a);
+            put_varint(&mut wire, n.len());
+            let name_start = wire.len();
+            wire.extend_from_slice(n.as_bytes());
+            let name_end = wire.len();
+            wire.push(0x12);
+            put_varint(&mut wire, v.len());
+            let value_start = wire.len();
+            wire.extend_from_slice(v.as_bytes());
+            spans.push([
+                offset(name_start),
+                offset(name_end),
+                offset(value_start),
+                offset(wire.len()),
+            ]);
+        }
+        Labels(Arc::new(LabelsData {
+            wire: wire.into_boxed_slice(),
+            spans: spans.into_boxed_slice(),
+            has_internal,
+        }))
+    }
+
+    /// The `i`-th `(name, value)`.
+    fn pair(&self, i: usize) -> (&str, &str) {
+        let d = &*self.0;
+        let [ns, ne, vs, ve] = d.spans[i];
+        (
+            text(&d.wire[ns as usize..ne as usize]),
+            text(&d.wire[vs as usize..ve as usize]),
+        )
+    }
+
+    fn name_bytes(&self, i: usize) -> &[u8] {
+        let [ns, ne, _, _] = self.0.spans[i];
+        &self.0.wire[ns as usize..ne as usize]
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
-            .ok()
-            .map(|i| self.0[i].1.as_str())
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            // Byte order is `str` order.
+            match self.name_bytes(mid).cmp(name.as_bytes()) {
+                std::cmp::Ordering::Equal => return Some(self.pair(mid).1),
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        None
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        (0..self.len()).map(move |i| self.pair(i))
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.spans.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.spans.is_empty()
     }
 
-    pub fn as_slice(&self) -> &[(String, String)] {
-        &self.0
+    /// Owned copies of the pairs, sorted by name.
+    pub fn to_vec(&self) -> Vec<(String, String)> {
+        self.iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    /// The labels as `prometheus.TimeSeries.labels` on the wire: `Label` messages as field 1,
+    /// sorted by name.
+    pub fn wire(&self) -> &[u8] {
+        &self.0.wire
+    }
+
+    /// Whether a name starts with `__` other than `__name__` (labels internal to the
+    /// pipeline, stripped before remote write).
+    pub fn has_internal(&self) -> bool {
+        self.0.has_internal
+    }
+
+    /// The same shared set (a clone of one `Labels`); equal sets built apart are not.
+    pub fn ptr_eq(&self, other: &Labels) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// The bytes were copied from a `&str`, so this never falls back.
+fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
+
+fn varint_len(v: usize) -> usize {
+    let bits = usize::BITS - (v | 1).leading_zeros();
+    (bits as usize).div_ceil(7)
+}
+
+fn put_varint(buf: &mut Vec<u8>, mut v: usize) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+fn label_body_len(name: usize, value: usize) -> usize {
+    2 + varint_len(name) + name + varint_len(value) + value
+}
+
+fn label_field_len(name: usize, value: usize) -> usize {
+    let body = label_body_len(name, value);
+    1 + varint_len(body) + body
+}
+
+/// Offsets are `u32`: a label set is far below 4 GiB (Prometheus limits label sizes long before).
+fn offset(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+impl Default for Labels {
+    fn default() -> Self {
+        Labels::from_sorted(std::iter::empty())
+    }
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Labels) -> bool {
+        // The encoding is canonical: equal bytes are equal pairs.
+        self.ptr_eq(other) || self.0.wire == other.0.wire
+    }
+}
+
+impl Eq for Labels {}
+
+impl std::hash::Hash for Labels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.wire.hash(state);
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Labels) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    /// Pair by pair, as a sorted `[(name, value)]` list compares.
+    fn cmp(&self, other: &Labels) -> std::cmp::Ordering {
+        self.iter().cmp(other.iter())
+    }
+}
+
+impl std::fmt::Debug for Labels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -141,6 +306,43 @@ pub async fn fanout_append(
 mod tests {
     use super::*;
 
+    fn pairs(p: &[(&str, &str)]) -> Labels {
+        Labels::new(
+            p.iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    /// Boundaries matter: ("ab","c") and ("a","bc") have the same text.
+    #[test]
+    fn compact_labels_compare_by_pairs() {
+        let x = pairs(&[("ab", "c")]);
+        let y = pairs(&[("a", "bc")]);
+        assert_ne!(x, y);
+        assert_eq!(x, pairs(&[("ab", "c")]));
+        assert!(y < x, "ordered by name first, as a sorted pair list");
+        assert_eq!(
+            pairs(&[("a", "1"), ("b", "")]).cmp(&pairs(&[("a", "1")])),
+            std::cmp::Ordering::Greater
+        );
+        let empty = Labels::default();
+        assert!(empty.is_empty());
+        assert_eq!(empty.get("a"), None);
+        assert_eq!(empty, Labels::new(vec![]));
+        let many: Vec<(String, String)> = (0..50)
+            .map(|i| (format!("n{i:02}"), "ü".repeat(i)))
+            .collect();
+        let l = Labels::new(many.clone());
+        assert_eq!(l.to_vec(), many);
+        for (n, v) in &many {
+            assert_eq!(l.get(n), Some(v.as_str()));
+        }
+        assert_eq!(format!("{:?}", pairs(&[("a", "1")])), r#"{"a": "1"}"#);
+        assert!(pairs(&[("__tmp", "x"), ("__name__", "m")]).has_internal());
+        assert!(!pairs(&[("__name__", "m"), ("_x", "y")]).has_internal());
+    }
+
     #[test]
     fn labels_sort_and_dedup() {
         let l = Labels::new(vec![
@@ -151,6 +353,8 @@ mod tests {
         assert_eq!(l.len(), 2);
         assert_eq!(l.get("a"), Some("2"));
         assert_eq!(l.get("b"), Some("3"));
+        assert_eq!(l.get("c"), None);
+        assert_eq!(l.iter().collect::<Vec<_>>(), vec![("a", "2"), ("b", "3")]);
         assert!(is_stale_nan(stale_nan()));
         assert!(!is_stale_nan(f64::NAN));
     }

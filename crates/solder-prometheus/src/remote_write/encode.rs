@@ -169,6 +169,10 @@ fn metadata_to_proto(m: &Metadata) -> pb::MetricMetadata {
 /// and snappy hash table are worth keeping between them.
 pub struct SnappyEncoder {
     proto: Vec<u8>,
+    /// Snappy's output buffer, kept at the largest size needed so far: it must be
+    /// initialised before compressing into it, and zeroing a fresh one per request cost
+    /// more than the compression.
+    compressed: Vec<u8>,
     snappy: snap::raw::Encoder,
 }
 
@@ -182,6 +186,7 @@ impl SnappyEncoder {
     pub fn new() -> Self {
         SnappyEncoder {
             proto: Vec::new(),
+            compressed: Vec::new(),
             snappy: snap::raw::Encoder::new(),
         }
     }
@@ -192,10 +197,29 @@ impl SnappyEncoder {
         self.proto.clear();
         self.proto.reserve(req.encoded_len());
         req.encode(&mut self.proto)?;
+        self.compress(out)
+    }
+
+    /// Like [`SnappyEncoder::encode`] for a request body written by `fill` (which gets the
+    /// empty protobuf scratch buffer).
+    pub(crate) fn encode_with(
+        &mut self,
+        fill: impl FnOnce(&mut Vec<u8>),
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        self.proto.clear();
+        fill(&mut self.proto);
+        self.compress(out)
+    }
+
+    fn compress(&mut self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let max = snap::raw::max_compress_len(self.proto.len());
+        if self.compressed.len() < max {
+            self.compressed.resize(max, 0);
+        }
+        let n = self.snappy.compress(&self.proto, &mut self.compressed)?;
         out.clear();
-        out.resize(snap::raw::max_compress_len(self.proto.len()), 0);
-        let n = self.snappy.compress(&self.proto, out)?;
-        out.truncate(n);
+        out.extend_from_slice(&self.compressed[..n]);
         Ok(())
     }
 }

@@ -12,8 +12,10 @@ pub mod encode;
 mod fast_hash;
 mod metrics;
 pub mod record;
+mod request;
 mod sender;
 pub mod shards;
+mod wire;
 
 pub use args::{Args, Endpoint, DEFAULT_WAL_MAX_BYTES};
 pub use client::{
@@ -22,6 +24,7 @@ pub use client::{
 };
 pub use component::PrometheusRemoteWrite;
 pub use encode::{build_write_request, encode_snappy, EncodeError, SnappyEncoder};
+pub use wire::WireError;
 
 /// Registers `prometheus.remote_write`.
 pub fn register(reg: &mut solder_core::Registry) {

@@ -1,46 +1,132 @@
 //! The payload of one WAL (queue) record: an appended batch, stored as an *uncompressed*
 //! `prometheus.WriteRequest` with the labels exactly as received (internal `__` labels kept,
 //! no external labels), so relabeling and external labels are applied at send time with the
-//! configuration in force then. Protobuf is used because it is already a dependency, is
-//! versioned by field numbers, and needs no second hand-written format.
+//! configuration in force then. Protobuf because it is versioned by field numbers and its
+//! `TimeSeries` label fields can be copied into requests byte for byte: records are written
+//! and read with the primitives of [`super::wire`], not with prost structs (see there why).
 
-use super::fast_hash::FastMap;
+use super::wire::{
+    len_field_size, put_bytes_field, put_double_field, put_int64_field, put_len_header, put_sample,
+    put_tag, put_varint, read_label, read_sample, sample_body_len, varint_len, Field, FieldReader,
+    WireError, VARINT,
+};
 use solder_core::signals::metrics::{Exemplar, Labels, Metadata, MetricType, MetricsBatch, Sample};
 use solder_proto::prometheus as pb;
 use solder_proto::prost::Message;
 
 /// Why a record could not be read back.
 #[derive(Debug, thiserror::Error)]
-#[error("corrupt remote_write WAL record: {0}")]
-pub struct RecordError(#[from] solder_proto::prost::DecodeError);
-
-/// Encodes a batch. Samples and exemplars of one series share a `TimeSeries`, in order.
-pub fn encode_record(batch: &MetricsBatch) -> Vec<u8> {
-    let mut index: FastMap<&Labels, usize> = FastMap::default();
-    let mut series: Vec<pb::TimeSeries> = Vec::new();
-    for s in &batch.samples {
-        let i = series_slot(&mut index, &mut series, &s.labels);
-        series[i].samples.push(pb::Sample {
-            value: s.value,
-            timestamp: s.timestamp_ms,
-        });
-    }
-    for e in &batch.exemplars {
-        let i = series_slot(&mut index, &mut series, &e.series);
-        series[i].exemplars.push(pb::Exemplar {
-            labels: to_pb_labels(&e.labels),
-            value: e.value,
-            timestamp: e.timestamp_ms,
-        });
-    }
-    let req = pb::WriteRequest {
-        timeseries: series,
-        metadata: batch.metadata.iter().map(metadata_to_pb).collect(),
-    };
-    req.encode_to_vec()
+pub enum RecordError {
+    #[error("corrupt remote_write WAL record: {0}")]
+    Protobuf(#[from] solder_proto::prost::DecodeError),
+    #[error("corrupt remote_write WAL record: {0}")]
+    Wire(#[from] WireError),
 }
 
-/// Decodes a record written by [`encode_record`].
+/// Field of the record's flags varint: not part of `prometheus.WriteRequest`, so protobuf
+/// decoders (prost included) skip it.
+const FLAGS_FIELD: u32 = 15;
+/// Every `TimeSeries` lists its samples or exemplar first and its labels last, with nothing
+/// after them: a reader finds the label fields as one slice without walking them.
+const FLAG_LABELS_LAST: u64 = 1;
+/// No series label name starts with `__` other than `__name__` (nothing to strip at send time).
+const FLAG_NO_INTERNAL: u64 = 2;
+
+/// Encodes a batch. Consecutive samples of one series (the same shared `Labels`) share a
+/// `TimeSeries` (a scrape lists each series once, so grouping further would only cost a hash
+/// per sample); each exemplar gets a `TimeSeries` of its own. Written directly, without prost
+/// structs: this runs for every scraped sample.
+pub fn encode_record(batch: &MetricsBatch) -> Vec<u8> {
+    // Pass 1: runs of one series, their encoded sizes, and whether any label is internal.
+    struct Run {
+        start: usize,
+        len: usize,
+        labels_len: usize,
+        body_len: usize,
+    }
+    let mut runs = Vec::new();
+    let mut total = 2;
+    let mut internal = false;
+    let mut i = 0;
+    while i < batch.samples.len() {
+        let labels = &batch.samples[i].labels;
+        let len = batch.samples[i..]
+            .iter()
+            .take_while(|s| s.labels.ptr_eq(labels))
+            .count();
+        let (labels_len, has_internal) = labels_len(labels);
+        internal |= has_internal;
+        let body_len = labels_len
+            + batch.samples[i..i + len]
+                .iter()
+                .map(|s| len_field_size(sample_body_len(s.timestamp_ms)))
+                .sum::<usize>();
+        total += len_field_size(body_len);
+        runs.push(Run {
+            start: i,
+            len,
+            labels_len,
+            body_len,
+        });
+        i += len;
+    }
+    let exemplars: Vec<_> = batch
+        .exemplars
+        .iter()
+        .map(|e| {
+            let (series_len, has_internal) = labels_len(&e.series);
+            internal |= has_internal;
+            let ex_len = labels_len(&e.labels).0 + 9 + 1 + varint_len(e.timestamp_ms as u64);
+            (series_len, ex_len)
+        })
+        .collect();
+    total += exemplars
+        .iter()
+        .map(|&(s, e)| len_field_size(s + len_field_size(e)))
+        .sum::<usize>();
+
+    // Pass 2: write.
+    let mut out = Vec::with_capacity(total);
+    let flags = FLAG_LABELS_LAST | if internal { 0 } else { FLAG_NO_INTERNAL };
+    put_tag(&mut out, FLAGS_FIELD, VARINT);
+    put_varint(&mut out, flags);
+    for run in &runs {
+        put_len_header(&mut out, 1, run.body_len);
+        let samples = &batch.samples[run.start..run.start + run.len];
+        for s in samples {
+            put_sample(&mut out, 2, s.value, s.timestamp_ms);
+        }
+        let before = out.len();
+        put_labels(&mut out, &samples[0].labels);
+        debug_assert_eq!(out.len() - before, run.labels_len);
+    }
+    for (e, &(series_len, ex_len)) in batch.exemplars.iter().zip(&exemplars) {
+        put_len_header(&mut out, 1, series_len + len_field_size(ex_len));
+        put_len_header(&mut out, 3, ex_len);
+        put_labels(&mut out, &e.labels);
+        put_double_field(&mut out, 2, e.value);
+        put_int64_field(&mut out, 3, e.timestamp_ms);
+        put_labels(&mut out, &e.series);
+    }
+    for m in &batch.metadata {
+        // `WriteRequest.metadata` is field 3 (2 is reserved).
+        put_bytes_field(&mut out, 3, &metadata_to_pb(m).encode_to_vec());
+    }
+    out
+}
+
+/// Encoded size of a label list as repeated field 1, and whether a name is internal.
+fn labels_len(labels: &Labels) -> (usize, bool) {
+    (labels.wire().len(), labels.has_internal())
+}
+
+fn put_labels(out: &mut Vec<u8>, labels: &Labels) {
+    // `Labels` keeps exactly this encoding.
+    out.extend_from_slice(labels.wire());
+}
+
+/// Decodes a record written by [`encode_record`] into owned samples (tests and tools; the
+/// sender reads records with [`read_record`]).
 pub fn decode_record(bytes: &[u8]) -> Result<MetricsBatch, RecordError> {
     let req = pb::WriteRequest::decode(bytes)?;
     let mut batch = MetricsBatch::default();
@@ -66,28 +152,194 @@ pub fn decode_record(bytes: &[u8]) -> Result<MetricsBatch, RecordError> {
     Ok(batch)
 }
 
-fn to_pb_labels(labels: &Labels) -> Vec<pb::Label> {
-    labels
-        .iter()
-        .map(|(n, v)| pb::Label {
-            name: n.to_owned(),
-            value: v.to_owned(),
-        })
-        .collect()
+/// One `TimeSeries` of a record, borrowed from the record's bytes.
+#[derive(Debug, Default)]
+pub(crate) struct SeriesView<'a> {
+    /// The series' `Label` fields (field 1, tags included), as they appear in a `TimeSeries`.
+    pub labels: LabelFields<'a>,
+    /// `(value, timestamp_ms)` in order.
+    pub samples: Vec<(f64, i64)>,
+    pub exemplars: Vec<ExemplarView<'a>>,
+    /// The record promises that no label name is internal (`__` but not `__name__`).
+    pub no_internal: bool,
 }
 
-fn series_slot<'a>(
-    index: &mut FastMap<&'a Labels, usize>,
-    series: &mut Vec<pb::TimeSeries>,
-    labels: &'a Labels,
-) -> usize {
-    *index.entry(labels).or_insert_with(|| {
-        series.push(pb::TimeSeries {
-            labels: to_pb_labels(labels),
-            ..Default::default()
-        });
-        series.len() - 1
+#[derive(Debug)]
+pub(crate) struct ExemplarView<'a> {
+    pub labels: LabelFields<'a>,
+    pub value: f64,
+    pub timestamp_ms: i64,
+}
+
+/// A message's `Label` fields: one slice of the record when they are contiguous (always, for
+/// records written by [`encode_record`] or prost), else copied together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LabelFields<'a> {
+    Slice(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Default for LabelFields<'_> {
+    fn default() -> Self {
+        LabelFields::Slice(&[])
+    }
+}
+
+impl LabelFields<'_> {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            LabelFields::Slice(s) => s,
+            LabelFields::Owned(v) => v,
+        }
+    }
+
+    /// Iterates `(name, value)` pairs.
+    pub fn pairs(&self) -> LabelPairs<'_> {
+        LabelPairs(FieldReader::new(self.bytes()))
+    }
+}
+
+/// Iterator over the `(name, value)` pairs of [`LabelFields`].
+pub(crate) struct LabelPairs<'a>(FieldReader<'a>);
+
+impl<'a> Iterator for LabelPairs<'a> {
+    type Item = Result<(&'a [u8], &'a [u8]), WireError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            return match self.0.next_field() {
+                Ok(Some((1, Field::Bytes(body)))) => Some(read_label(body)),
+                Ok(Some(_)) => continue,
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            };
+        }
+    }
+}
+
+/// Collects the `Label` fields (field 1) of a message; `skip` other fields.
+struct LabelCollector<'a> {
+    msg: &'a [u8],
+    span: Option<(usize, usize)>,
+    owned: Option<Vec<u8>>,
+}
+
+impl<'a> LabelCollector<'a> {
+    fn new(msg: &'a [u8]) -> Self {
+        LabelCollector {
+            msg,
+            span: None,
+            owned: None,
+        }
+    }
+
+    /// Records the label field that occupied `start..end` of the message.
+    fn add(&mut self, start: usize, end: usize) {
+        match (&mut self.owned, &mut self.span) {
+            (Some(v), _) => v.extend_from_slice(&self.msg[start..end]),
+            (None, Some((_, e))) if *e == start => *e = end,
+            (None, Some((s, e))) => {
+                let mut v = self.msg[*s..*e].to_vec();
+                v.extend_from_slice(&self.msg[start..end]);
+                self.owned = Some(v);
+            }
+            (None, None) => self.span = Some((start, end)),
+        }
+    }
+
+    fn finish(self) -> LabelFields<'a> {
+        match (self.owned, self.span) {
+            (Some(v), _) => LabelFields::Owned(v),
+            (None, Some((s, e))) => LabelFields::Slice(&self.msg[s..e]),
+            (None, None) => LabelFields::Slice(&[]),
+        }
+    }
+}
+
+/// Walks a record without copying: `on_series` sees every `TimeSeries` (its buffers are reused
+/// between calls), `on_metadata` every encoded `MetricMetadata`. An error means the record is
+/// corrupt; what the callbacks saw before it should be discarded.
+pub(crate) fn read_record<'a>(
+    bytes: &'a [u8],
+    mut on_series: impl FnMut(&SeriesView<'a>),
+    mut on_metadata: impl FnMut(&'a [u8]),
+) -> Result<(), RecordError> {
+    let mut view = SeriesView::default();
+    let mut flags = 0;
+    let mut r = FieldReader::new(bytes);
+    while let Some((field, value)) = r.next_field()? {
+        match (field, value) {
+            (FLAGS_FIELD, Field::Varint(f)) => {
+                flags = f;
+                view.no_internal = f & FLAG_NO_INTERNAL != 0;
+            }
+            (1, Field::Bytes(ts)) => {
+                read_series(ts, &mut view, flags & FLAG_LABELS_LAST != 0)?;
+                on_series(&view);
+            }
+            (3, Field::Bytes(md)) => on_metadata(md),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn read_series<'a>(
+    ts: &'a [u8],
+    view: &mut SeriesView<'a>,
+    labels_last: bool,
+) -> Result<(), WireError> {
+    view.samples.clear();
+    view.exemplars.clear();
+    let mut labels = LabelCollector::new(ts);
+    let mut r = FieldReader::new(ts);
+    loop {
+        let start = r.position();
+        let Some((field, value)) = r.next_field()? else {
+            break;
+        };
+        match (field, value) {
+            (1, Field::Bytes(_)) if labels_last => {
+                // The rest of the series is its label fields (see FLAG_LABELS_LAST).
+                view.labels = LabelFields::Slice(&ts[start..]);
+                return Ok(());
+            }
+            (1, Field::Bytes(_)) => labels.add(start, r.position()),
+            (2, Field::Bytes(s)) => view.samples.push(read_sample(s)?),
+            (3, Field::Bytes(e)) => view.exemplars.push(read_exemplar(e)?),
+            _ => {}
+        }
+    }
+    view.labels = labels.finish();
+    Ok(())
+}
+
+fn read_exemplar(body: &[u8]) -> Result<ExemplarView<'_>, WireError> {
+    let mut labels = LabelCollector::new(body);
+    let (mut value, mut timestamp_ms) = (0.0, 0i64);
+    let mut r = FieldReader::new(body);
+    loop {
+        let start = r.position();
+        let Some((field, v)) = r.next_field()? else {
+            break;
+        };
+        match (field, v) {
+            (1, Field::Bytes(_)) => labels.add(start, r.position()),
+            (2, Field::Fixed64(bits)) => value = f64::from_bits(bits),
+            (3, Field::Varint(t)) => timestamp_ms = t as i64,
+            _ => {}
+        }
+    }
+    Ok(ExemplarView {
+        labels: labels.finish(),
+        value,
+        timestamp_ms,
     })
+}
+
+/// Decodes one encoded `MetricMetadata` seen by [`read_record`].
+pub(crate) fn decode_metadata(bytes: &[u8]) -> Result<Metadata, RecordError> {
+    Ok(metadata_from_pb(pb::MetricMetadata::decode(bytes)?))
 }
 
 pub(crate) fn metadata_to_pb(m: &Metadata) -> pb::MetricMetadata {
@@ -179,8 +431,9 @@ mod tests {
                 unit: "u".into(),
             }],
         };
-        let back = decode_record(&encode_record(&batch)).unwrap();
-        // Grouped by series, order kept within each series.
+        let bytes = encode_record(&batch);
+        // Decoded with the official prost types: every sample in its original order.
+        let back = decode_record(&bytes).unwrap();
         let got: Vec<_> = back
             .samples
             .iter()
@@ -188,10 +441,150 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            vec![(a.clone(), 1, 1.0), (a, 2, 3.0), (b.clone(), 1, 2.0)]
+            vec![
+                (a.clone(), 1, 1.0),
+                (b.clone(), 1, 2.0),
+                (a.clone(), 2, 3.0)
+            ]
         );
         assert_eq!(back.exemplars, batch.exemplars);
         assert_eq!(back.metadata, batch.metadata);
         assert!(decode_record(&[0xff, 0xff, 0xff]).is_err());
+
+        // The borrowed reader sees the same.
+        let mut seen = Vec::new();
+        let mut exemplars = Vec::new();
+        let mut metadata = Vec::new();
+        read_record(
+            &bytes,
+            |s| {
+                let pairs: Vec<(String, String)> = s
+                    .labels
+                    .pairs()
+                    .map(|p| {
+                        let (n, v) = p.unwrap();
+                        (
+                            String::from_utf8(n.to_vec()).unwrap(),
+                            String::from_utf8(v.to_vec()).unwrap(),
+                        )
+                    })
+                    .collect();
+                for &(v, t) in &s.samples {
+                    seen.push((Labels::new(pairs.clone()), t, v));
+                }
+                for e in &s.exemplars {
+                    exemplars.push((
+                        Labels::new(pairs.clone()),
+                        e.labels.bytes().to_vec(),
+                        e.value,
+                        e.timestamp_ms,
+                    ));
+                }
+            },
+            |m| metadata.push(decode_metadata(m).unwrap()),
+        )
+        .unwrap();
+        assert_eq!(seen, got);
+        assert_eq!(exemplars.len(), 1);
+        assert_eq!(exemplars[0].0, b);
+        assert_eq!((exemplars[0].2, exemplars[0].3), (9.0, 5));
+        assert_eq!(metadata, batch.metadata);
+        assert!(read_record(&[0xff, 0xff, 0xff], |_| {}, |_| {}).is_err());
+    }
+
+    /// Long names and values (multi-byte length varints) and non-ASCII text survive, as
+    /// decoded by prost.
+    #[test]
+    fn long_and_unicode_labels_round_trip() {
+        let long = labels(&[
+            ("__name__", "m"),
+            (&"n".repeat(200), &"v".repeat(70_000)),
+            ("zz", "ünïcødé ✓"),
+        ]);
+        let batch = MetricsBatch {
+            samples: vec![Sample {
+                labels: long.clone(),
+                timestamp_ms: -1,
+                value: f64::INFINITY,
+            }],
+            ..Default::default()
+        };
+        let back = decode_record(&encode_record(&batch)).unwrap();
+        assert_eq!(back.samples, batch.samples);
+        assert_eq!(back.samples[0].labels.get("zz"), Some("ünïcødé ✓"));
+    }
+
+    /// Records written by the previous, prost-based encoder (grouped series) read the same.
+    #[test]
+    fn reads_records_written_by_prost() {
+        let req = pb::WriteRequest {
+            timeseries: vec![pb::TimeSeries {
+                labels: vec![
+                    pb::Label {
+                        name: "__name__".into(),
+                        value: "x".into(),
+                    },
+                    pb::Label {
+                        name: "job".into(),
+                        value: "j".into(),
+                    },
+                ],
+                samples: vec![
+                    pb::Sample {
+                        value: 0.0,
+                        timestamp: 1,
+                    },
+                    pb::Sample {
+                        value: 2.0,
+                        timestamp: 0,
+                    },
+                ],
+                ..Default::default()
+            }],
+            metadata: vec![],
+        };
+        let bytes = req.encode_to_vec();
+        let mut n = 0;
+        read_record(
+            &bytes,
+            |s| {
+                n += 1;
+                assert_eq!(s.samples, vec![(0.0, 1), (2.0, 0)]);
+                let pairs: Vec<_> = s.labels.pairs().map(|p| p.unwrap()).collect();
+                assert_eq!(
+                    pairs,
+                    vec![(&b"__name__"[..], &b"x"[..]), (&b"job"[..], &b"j"[..])]
+                );
+                // Contiguous label fields are borrowed, not copied.
+                assert!(matches!(s.labels, LabelFields::Slice(_)));
+            },
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    /// Label fields interleaved with samples (legal protobuf) are gathered in order.
+    #[test]
+    fn gathers_interleaved_label_fields() {
+        let mut ts = Vec::new();
+        crate::remote_write::wire::put_label(&mut ts, 1, b"a", b"1");
+        crate::remote_write::wire::put_sample(&mut ts, 2, 1.0, 7);
+        crate::remote_write::wire::put_label(&mut ts, 1, b"b", b"2");
+        let mut rec = Vec::new();
+        put_bytes_field(&mut rec, 1, &ts);
+        let decoded = pb::WriteRequest::decode(rec.as_slice()).unwrap();
+        assert_eq!(decoded.timeseries[0].labels.len(), 2);
+        read_record(
+            &rec,
+            |s| {
+                let pairs: Vec<_> = s.labels.pairs().map(|p| p.unwrap()).collect();
+                assert_eq!(pairs, vec![(&b"a"[..], &b"1"[..]), (&b"b"[..], &b"2"[..])]);
+                assert!(matches!(s.labels, LabelFields::Owned(_)));
+                assert_eq!(s.samples, vec![(1.0, 7)]);
+            },
+            |_| {},
+        )
+        .unwrap();
     }
 }

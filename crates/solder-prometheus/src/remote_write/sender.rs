@@ -11,22 +11,22 @@ mod metadata;
 pub(crate) use metadata::{MetadataSettings, MetadataStore};
 
 use super::client::{Backoff, RemoteWriteClient, SendError};
-use super::encode::{build_write_request, SnappyEncoder};
-use super::fast_hash::{hash_one, FastMap};
+use super::encode::SnappyEncoder;
+use super::fast_hash::hash_one;
 use super::metrics::{Metrics, REASON_DROPPED_SERIES, REASON_TOO_OLD};
-use super::record::decode_record;
+use super::record::decode_metadata;
+use super::request::{encode_request, prepare_record, sorted_external, OutputLabels, SendItem};
 use super::shards::{ShardCalculator, Totals};
 use bytes::Bytes;
 use prometheus::{Counter, Gauge, Histogram};
 use solder_core::health::HealthReporter;
 use solder_core::queue::{Queue, Seq};
 use solder_core::relabel::Rule;
-use solder_core::signals::metrics::{Exemplar, Labels, Sample};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -134,25 +134,17 @@ impl EndpointMetrics {
     }
 }
 
-/// One item read from the queue, tagged with its record's sequence.
-struct Queued {
+/// Items of one queue record bound for one shard. Items travel in chunks, not one by one: a
+/// channel operation per sample cost more than encoding it.
+struct Chunk {
     seq: Seq,
-    item: Item,
+    items: Vec<SendItem>,
 }
 
-enum Item {
-    Sample(Sample),
-    Exemplar(Exemplar),
-}
-
-impl Item {
-    fn shard(&self, shards: usize) -> usize {
-        let h = match self {
-            Item::Sample(s) => hash_one(&s.labels),
-            Item::Exemplar(e) => hash_one(&e.series),
-        };
-        (h % shards.max(1) as u64) as usize
-    }
+/// The shard a series' items go to: a hash of its final label bytes, so one series' samples
+/// stay in one shard and in order.
+fn shard_of(series: &[u8], shards: usize) -> usize {
+    (hash_one(series) % shards.max(1) as u64) as usize
 }
 
 /// Counters the shard calculation reads.
@@ -175,6 +167,8 @@ pub(crate) struct EndpointSender {
     health: HealthReporter,
     stats: SendStats,
     metadata_store: Arc<MetadataStore>,
+    /// `settings.external_labels` sorted by name, one value per name.
+    external: Vec<(String, String)>,
 }
 
 enum Outcome {
@@ -192,6 +186,7 @@ impl EndpointSender {
         metadata_store: Arc<MetadataStore>,
     ) -> Self {
         EndpointSender {
+            external: sorted_external(&settings.external_labels),
             settings,
             queue,
             metrics,
@@ -281,30 +276,68 @@ impl EndpointSender {
                     for (seq, payload) in records {
                         let items = self.prepare(&payload);
                         generation.tracker.register(seq, items.len());
-                        for item in items {
-                            let shard = item.shard(generation.txs.len());
-                            if let Some(g) = self.pending_gauge(&item) {
-                                g.inc();
-                            }
-                            let queued = Queued { seq, item };
-                            tokio::select! {
-                                r = generation.txs[shard].send(queued) => {
-                                    if let Err(mpsc::error::SendError(q)) = r {
-                                        // The shard died (it only does when aborted).
-                                        if let Some(g) = self.pending_gauge(&q.item) {
-                                            g.dec();
-                                        }
-                                        return Outcome::Shutdown;
-                                    }
-                                }
-                                _ = shutdown.cancelled() => return Outcome::Shutdown,
-                            }
+                        if let Err(outcome) = self.route(generation, shutdown, seq, items).await {
+                            return outcome;
                         }
                     }
                     self.metrics.wal_pending_bytes.set(self.queue.pending_bytes() as f64);
                 }
             }
         }
+    }
+
+    /// Hands a record's items to their shards, waiting for room (`capacity` items per shard).
+    async fn route(
+        &self,
+        generation: &Generation,
+        shutdown: &CancellationToken,
+        seq: Seq,
+        items: Vec<SendItem>,
+    ) -> Result<(), Outcome> {
+        let shards = generation.shards.len();
+        let mut per_shard: Vec<Vec<SendItem>> = (0..shards).map(|_| Vec::new()).collect();
+        if shards == 1 {
+            per_shard[0] = items;
+        } else {
+            for item in items {
+                per_shard[shard_of(&item.series, shards)].push(item);
+            }
+        }
+        let room_max = self.settings.capacity.max(1);
+        for (shard, mut items) in generation.shards.iter().zip(per_shard) {
+            while !items.is_empty() {
+                // A chunk never needs more room than the shard has in all.
+                let rest = if items.len() > room_max {
+                    items.split_off(room_max)
+                } else {
+                    Vec::new()
+                };
+                let n = items.len();
+                let permit = tokio::select! {
+                    p = shard.room.acquire_many(n as u32) => p,
+                    _ = shutdown.cancelled() => return Err(Outcome::Shutdown),
+                };
+                match permit {
+                    // The shard gives the room back when it takes the items.
+                    Ok(p) => p.forget(),
+                    Err(_) => return Err(Outcome::Shutdown),
+                }
+                let exemplars = items.iter().filter(|i| i.is_exemplar()).count();
+                self.metrics.samples_pending.add((n - exemplars) as f64);
+                self.metrics.exemplars_pending.add(exemplars as f64);
+                if let Err(mpsc::error::SendError(chunk)) = shard.tx.send(Chunk { seq, items }) {
+                    // The shard died (it only does when aborted).
+                    let exemplars = chunk.items.iter().filter(|i| i.is_exemplar()).count();
+                    self.metrics
+                        .samples_pending
+                        .sub((chunk.items.len() - exemplars) as f64);
+                    self.metrics.exemplars_pending.sub(exemplars as f64);
+                    return Err(Outcome::Shutdown);
+                }
+                items = rest;
+            }
+        }
+        Ok(())
     }
 
     fn desired_shards(
@@ -334,97 +367,75 @@ impl EndpointSender {
         )
     }
 
-    /// The `*_pending` gauge an item counts in.
-    fn pending_gauge(&self, item: &Item) -> Option<&Gauge> {
-        match item {
-            Item::Sample(_) => Some(&self.metrics.samples_pending),
-            Item::Exemplar(_) => Some(&self.metrics.exemplars_pending),
-        }
-    }
-
-    /// Decodes a record and applies `write_relabel_config`; counts what relabeling drops.
-    fn prepare(&self, payload: &[u8]) -> Vec<Item> {
-        let batch = match decode_record(payload) {
-            Ok(b) => b,
+    /// Reads a record and applies `write_relabel_config` and external labels; counts what
+    /// relabeling drops.
+    fn prepare(&self, payload: &Bytes) -> Vec<SendItem> {
+        let out = OutputLabels {
+            rules: &self.settings.rules,
+            external: &self.external,
+            send_exemplars: self.settings.send_exemplars,
+        };
+        let prepared = match prepare_record(payload, &out) {
+            Ok(p) => p,
             Err(_) => {
                 self.metrics.wal_corruptions.inc();
                 return Vec::new();
             }
         };
-        let rules = &self.settings.rules;
-        // One rule run per distinct series of the record.
-        let mut relabeled: FastMap<Labels, Option<Labels>> = FastMap::default();
-        let mut relabel = |l: &Labels| -> Option<Labels> {
-            if rules.is_empty() {
-                return Some(l.clone());
-            }
-            relabeled
-                .entry(l.clone())
-                .or_insert_with(|| crate::relabel::apply_rules(rules, l))
-                .clone()
-        };
-        let mut out = Vec::with_capacity(batch.samples.len());
         self.stats
             .samples_in
-            .fetch_add(batch.samples.len() as u64, Ordering::Relaxed);
-        for s in batch.samples {
-            match relabel(&s.labels) {
-                Some(labels) => out.push(Item::Sample(Sample { labels, ..s })),
-                None => self.metrics.samples_dropped_series.inc(),
-            }
+            .fetch_add(prepared.samples_in as u64, Ordering::Relaxed);
+        self.metrics
+            .samples_dropped_series
+            .inc_by(prepared.samples_dropped as f64);
+        self.metrics
+            .exemplars_dropped_series
+            .inc_by(prepared.exemplars_dropped as f64);
+        if !prepared.metadata.is_empty() {
+            // Records written before metadata moved out of the queue may still carry some.
+            let metadata: Vec<_> = prepared
+                .metadata
+                .iter()
+                .filter_map(|m| decode_metadata(m).ok())
+                .collect();
+            self.metadata_store.update(&metadata);
         }
-        if self.settings.send_exemplars {
-            for e in batch.exemplars {
-                match relabel(&e.series) {
-                    Some(series) => out.push(Item::Exemplar(Exemplar { series, ..e })),
-                    None => self.metrics.exemplars_dropped_series.inc(),
-                }
-            }
-        }
-        // Records written before metadata moved out of the queue may still carry some.
-        self.metadata_store.update(&batch.metadata);
-        out
+        prepared.items
     }
 
     /// Sends one batch until it is delivered or refused for good, then acknowledges its items.
     async fn send_batch(
         &self,
-        items: Vec<Queued>,
+        mut items: Vec<SendItem>,
+        acks: Vec<(Seq, usize)>,
         tracker: &AckTracker,
         encoder: &mut SnappyEncoder,
     ) {
-        let mut acks: BTreeMap<Seq, usize> = BTreeMap::new();
-        let mut samples = Vec::new();
-        let mut exemplars = Vec::new();
-        for q in items {
-            *acks.entry(q.seq).or_default() += 1;
-            match q.item {
-                Item::Sample(s) => samples.push(s),
-                Item::Exemplar(e) => exemplars.push(e),
-            }
-        }
         let m = &self.metrics;
-        let pending = (samples.len(), exemplars.len());
+        let count = |items: &[SendItem]| {
+            let exemplars = items.iter().filter(|i| i.is_exemplar()).count();
+            (items.len() - exemplars, exemplars)
+        };
+        let pending = count(&items);
         let mut backoff = Backoff::new(self.settings.min_backoff, self.settings.max_backoff);
         let mut buf = Vec::new();
         loop {
-            self.drop_too_old(&mut samples, &mut exemplars);
-            if samples.is_empty() && exemplars.is_empty() {
+            self.drop_too_old(&mut items);
+            if items.is_empty() {
                 break;
             }
+            let (samples, exemplars) = count(&items);
             // The shard is busy from here: building and compressing the request costs CPU
             // time comparable to a local round trip, and the shard count must cover both.
             let busy_from = Instant::now();
-            let req =
-                build_write_request(&samples, &exemplars, &[], &self.settings.external_labels);
-            if let Err(e) = encoder.encode(&req, &mut buf) {
+            if let Err(e) = encoder.encode_with(|body| encode_request(&items, body), &mut buf) {
                 self.health
                     .unhealthy(format!("encoding a write request failed: {e}"));
-                m.samples_failed.inc_by(samples.len() as f64);
-                m.exemplars_failed.inc_by(exemplars.len() as f64);
+                m.samples_failed.inc_by(samples as f64);
+                m.exemplars_failed.inc_by(exemplars as f64);
                 break;
             }
-            let (ns, ne) = (samples.len() as f64, exemplars.len() as f64);
+            let (ns, ne) = (samples as f64, exemplars as f64);
             // Prometheus counts every attempt in `*_total`.
             m.samples_total.inc_by(ns);
             m.exemplars_total.inc_by(ne);
@@ -445,7 +456,7 @@ impl EndpointSender {
                     m.bytes_total.inc_by(buf.len() as f64);
                     self.stats
                         .samples_out
-                        .fetch_add(samples.len() as u64, Ordering::Relaxed);
+                        .fetch_add(samples as u64, Ordering::Relaxed);
                     self.stats.failing.store(false, Ordering::Relaxed);
                     if self.stats.degraded.swap(false, Ordering::Relaxed) {
                         self.health.healthy(format!(
@@ -453,7 +464,12 @@ impl EndpointSender {
                             self.settings.remote_name
                         ));
                     }
-                    if let Some(max_ts) = samples.iter().map(|s| s.timestamp_ms).max() {
+                    let newest = items
+                        .iter()
+                        .filter(|i| !i.is_exemplar())
+                        .map(|i| i.timestamp_ms)
+                        .max();
+                    if let Some(max_ts) = newest {
                         let secs = max_ts as f64 / 1000.0;
                         if secs > m.highest_sent_timestamp.get() {
                             m.highest_sent_timestamp.set(secs);
@@ -498,7 +514,7 @@ impl EndpointSender {
 
     /// `sample_age_limit`: samples (and exemplars) older than the limit are not worth sending
     /// any more, checked before every attempt as in Prometheus.
-    fn drop_too_old(&self, samples: &mut Vec<Sample>, exemplars: &mut Vec<Exemplar>) {
+    fn drop_too_old(&self, items: &mut Vec<SendItem>) {
         let limit = self.settings.sample_age_limit;
         if limit.is_zero() {
             return;
@@ -508,16 +524,20 @@ impl EndpointSender {
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
         let cutoff = now_ms - i64::try_from(limit.as_millis()).unwrap_or(i64::MAX);
-        let before = samples.len();
-        samples.retain(|s| s.timestamp_ms >= cutoff);
-        self.metrics
-            .samples_too_old
-            .inc_by((before - samples.len()) as f64);
-        let before = exemplars.len();
-        exemplars.retain(|e| e.timestamp_ms >= cutoff);
-        self.metrics
-            .exemplars_too_old
-            .inc_by((before - exemplars.len()) as f64);
+        let (mut samples, mut exemplars) = (0usize, 0usize);
+        items.retain(|i| {
+            let keep = i.timestamp_ms >= cutoff;
+            if !keep {
+                *if i.is_exemplar() {
+                    &mut exemplars
+                } else {
+                    &mut samples
+                } += 1;
+            }
+            keep
+        });
+        self.metrics.samples_too_old.inc_by(samples as f64);
+        self.metrics.exemplars_too_old.inc_by(exemplars as f64);
     }
 }
 
@@ -572,9 +592,15 @@ impl AckTracker {
 
 /// The shards of one shard count.
 struct Generation {
-    txs: Vec<mpsc::Sender<Queued>>,
+    shards: Vec<ShardInput>,
     handles: Vec<JoinHandle<()>>,
     tracker: Arc<AckTracker>,
+}
+
+/// A shard's input: chunks, and room for `capacity` items between reader and shard.
+struct ShardInput {
+    tx: mpsc::UnboundedSender<Chunk>,
+    room: Arc<Semaphore>,
 }
 
 impl Generation {
@@ -585,19 +611,21 @@ impl Generation {
             pending_bytes: ep.metrics.wal_pending_bytes.clone(),
             outstanding: Mutex::new(BTreeMap::new()),
         });
-        let mut txs = Vec::with_capacity(shards);
+        let mut inputs = Vec::with_capacity(shards);
         let mut handles = Vec::with_capacity(shards);
         for _ in 0..shards.max(1) {
-            let (tx, rx) = mpsc::channel(ep.settings.capacity.max(1));
-            txs.push(tx);
+            let (tx, rx) = mpsc::unbounded_channel();
+            let room = Arc::new(Semaphore::new(ep.settings.capacity.max(1)));
             handles.push(tokio::spawn(shard_loop(
                 Arc::clone(ep),
                 rx,
+                Arc::clone(&room),
                 Arc::clone(&tracker),
             )));
+            inputs.push(ShardInput { tx, room });
         }
         Generation {
-            txs,
+            shards: inputs,
             handles,
             tracker,
         }
@@ -606,7 +634,7 @@ impl Generation {
     /// Closes the shards' inputs and waits for them to send what they hold; `false` if they
     /// had to be stopped at the deadline.
     async fn drain(self, deadline: Duration) -> bool {
-        drop(self.txs);
+        drop(self.shards);
         let mut handles = self.handles;
         let all = futures_join_all(&mut handles);
         match tokio::time::timeout(deadline, all).await {
@@ -624,7 +652,7 @@ impl Generation {
     }
 
     async fn stop_now(self) {
-        drop(self.txs);
+        drop(self.shards);
         for h in &self.handles {
             h.abort();
         }
@@ -642,55 +670,80 @@ async fn futures_join_all(handles: &mut [JoinHandle<()>]) {
 }
 
 enum Event {
-    Item(Queued),
+    Chunk(Chunk),
     Deadline,
     Closed,
 }
 
+/// What a shard holds for its next request: items in order, and per record how many.
+#[derive(Default)]
+struct Batch {
+    items: Vec<SendItem>,
+    acks: Vec<(Seq, usize)>,
+}
+
+impl Batch {
+    fn push(&mut self, seq: Seq, item: SendItem) {
+        self.items.push(item);
+        match self.acks.last_mut() {
+            Some((last, n)) if *last == seq => *n += 1,
+            _ => self.acks.push((seq, 1)),
+        }
+    }
+}
+
 async fn shard_loop(
     ep: Arc<EndpointSender>,
-    mut rx: mpsc::Receiver<Queued>,
+    mut rx: mpsc::UnboundedReceiver<Chunk>,
+    room: Arc<Semaphore>,
     tracker: Arc<AckTracker>,
 ) {
     let max = ep.settings.max_samples_per_send.max(1);
-    let mut pending: Vec<Queued> = Vec::new();
+    let mut batch = Batch::default();
     let mut deadline: Option<tokio::time::Instant> = None;
     let mut encoder = SnappyEncoder::new();
     loop {
         let event = match deadline {
             None => match rx.recv().await {
-                Some(q) => Event::Item(q),
+                Some(c) => Event::Chunk(c),
                 None => Event::Closed,
             },
             Some(at) => tokio::select! {
                 r = rx.recv() => match r {
-                    Some(q) => Event::Item(q),
+                    Some(c) => Event::Chunk(c),
                     None => Event::Closed,
                 },
                 _ = tokio::time::sleep_until(at) => Event::Deadline,
             },
         };
-        let flush = match event {
-            Event::Item(q) => {
-                if pending.is_empty() {
-                    deadline = Some(tokio::time::Instant::now() + ep.settings.batch_send_deadline);
+        match event {
+            Event::Chunk(Chunk { seq, items }) => {
+                room.add_permits(items.len());
+                for item in items {
+                    if batch.items.is_empty() {
+                        deadline =
+                            Some(tokio::time::Instant::now() + ep.settings.batch_send_deadline);
+                    }
+                    batch.push(seq, item);
+                    if batch.items.len() >= max {
+                        deadline = None;
+                        let b = std::mem::take(&mut batch);
+                        ep.send_batch(b.items, b.acks, &tracker, &mut encoder).await;
+                    }
                 }
-                pending.push(q);
-                pending.len() >= max
             }
-            Event::Deadline => true,
+            Event::Deadline => {
+                deadline = None;
+                let b = std::mem::take(&mut batch);
+                ep.send_batch(b.items, b.acks, &tracker, &mut encoder).await;
+            }
             Event::Closed => {
-                if !pending.is_empty() {
-                    ep.send_batch(std::mem::take(&mut pending), &tracker, &mut encoder)
-                        .await;
+                if !batch.items.is_empty() {
+                    let b = std::mem::take(&mut batch);
+                    ep.send_batch(b.items, b.acks, &tracker, &mut encoder).await;
                 }
                 return;
             }
-        };
-        if flush {
-            deadline = None;
-            ep.send_batch(std::mem::take(&mut pending), &tracker, &mut encoder)
-                .await;
         }
     }
 }
@@ -700,6 +753,7 @@ async fn shard_loop(
 mod tests {
     use super::*;
     use solder_core::queue::{FsyncPolicy, QueueOptions};
+    use solder_core::signals::metrics::{Labels, Sample};
 
     fn tracker(dir: &std::path::Path) -> AckTracker {
         let opts = QueueOptions {
@@ -885,29 +939,17 @@ mod tests {
 
     #[test]
     fn items_of_one_series_always_go_to_the_same_shard() {
-        let l = Labels::new(vec![("__name__".into(), "x".into())]);
-        let s = |ts| {
-            Item::Sample(Sample {
-                labels: l.clone(),
-                timestamp_ms: ts,
-                value: 0.0,
-            })
-        };
         for shards in [1, 3, 7, 50] {
-            let first = s(0).shard(shards);
+            let first = shard_of(b"\x0a\x0d\x0a\x08__name__\x12\x01x", shards);
             assert!(first < shards);
-            assert!((1..100).all(|ts| s(ts).shard(shards) == first));
+            assert_eq!(
+                shard_of(b"\x0a\x0d\x0a\x08__name__\x12\x01x", shards),
+                first
+            );
         }
         // Different series spread over the shards.
         let spread: std::collections::HashSet<usize> = (0..100)
-            .map(|i| {
-                Item::Sample(Sample {
-                    labels: Labels::new(vec![("__name__".into(), format!("m{i}"))]),
-                    timestamp_ms: 0,
-                    value: 0.0,
-                })
-                .shard(4)
-            })
+            .map(|i| shard_of(format!("series {i}").as_bytes(), 4))
             .collect();
         assert_eq!(spread.len(), 4);
     }

@@ -84,15 +84,18 @@ struct CacheEntry {
 }
 
 /// One target's cache. Not shared: the target's loop owns it.
+/// The cache's maps (see the `foldhash` dependency for why this hasher).
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 pub struct ScrapeCache {
-    series: HashMap<Box<str>, CacheEntry>,
+    series: Map<Box<str>, CacheEntry>,
     /// Final label set → (id, number of cache entries using it).
-    ids: HashMap<Labels, (u64, usize)>,
+    ids: Map<Labels, (u64, usize)>,
     next_id: u64,
     iter: u64,
     /// Series appended (and tracked for staleness) by the last successful scrape / this one.
-    prev: HashMap<u64, Labels>,
-    cur: HashMap<u64, Labels>,
+    prev: Map<u64, Labels>,
+    cur: Map<u64, Labels>,
     /// Cache size after the last successful scrape (to bound growth while scrapes fail).
     successful_count: usize,
     /// Flushes forced by growth during failing scrapes, not yet reported.
@@ -113,12 +116,12 @@ impl Default for ScrapeCache {
 impl ScrapeCache {
     pub fn new() -> Self {
         ScrapeCache {
-            series: HashMap::new(),
-            ids: HashMap::new(),
+            series: Map::default(),
+            ids: Map::default(),
             next_id: 1,
             iter: 1,
-            prev: HashMap::new(),
-            cur: HashMap::new(),
+            prev: Map::default(),
+            cur: Map::default(),
             successful_count: 0,
             forced_flushes: 0,
             format: None,
@@ -172,7 +175,7 @@ impl ScrapeCache {
         id
     }
 
-    fn remove_entry_ref(ids: &mut HashMap<Labels, (u64, usize)>, labels: &Labels) {
+    fn remove_entry_ref(ids: &mut Map<Labels, (u64, usize)>, labels: &Labels) {
         if let Some((_, refs)) = ids.get_mut(labels) {
             *refs -= 1;
             if *refs == 0 {
