@@ -401,6 +401,41 @@ impl Queue {
         self.append_batch(std::slice::from_ref(&payload))
     }
 
+    /// Appends one record whose payload is the concatenation of `parts`, exactly as
+    /// [`Queue::append`] of that concatenation would (same bound, errors and durability), but
+    /// without building it: the parts are written to the file directly. For large records
+    /// assembled from a header and a body this saves a copy of the whole record.
+    pub fn append_parts(&self, parts: &[&[u8]]) -> Result<Seq, QueueError> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let limit = self
+            .shared
+            .opts
+            .max_bytes
+            .min(FRAME_OVERHEAD + u64::from(u32::MAX));
+        let batch = BatchSize {
+            records: 1,
+            bytes: FRAME_OVERHEAD + total as u64,
+        };
+        if batch.bytes > limit {
+            self.count_refused(batch);
+            return Err(QueueError::RecordTooLarge {
+                size: batch.bytes,
+                limit,
+            });
+        }
+        let seq = {
+            let mut state = self.lock();
+            if let Err(err) = state.check_room(batch.bytes) {
+                drop(state);
+                self.count_refused(batch);
+                return Err(err);
+            }
+            state.write_record_parts(parts)?
+        };
+        self.appended(batch);
+        Ok(seq)
+    }
+
     /// Appends several records with one write call per segment they land in (far cheaper than
     /// one `append` each for small records) and returns the sequence of the first; the others
     /// follow consecutively. The bound is checked for the batch as a whole: either all fit or
@@ -689,3 +724,6 @@ fn spawn_fsync_thread(
         .map(drop)
         .map_err(io_err("spawn fsync thread", &dir))
 }
+
+#[cfg(test)]
+mod parts_tests;

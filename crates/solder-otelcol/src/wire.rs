@@ -12,6 +12,7 @@
 
 use solder_core::signals::otlp::Signal;
 use std::ops::Range;
+use std::sync::LazyLock;
 
 /// Why a byte string is not a well-framed OTLP export request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -243,16 +244,117 @@ fn expect(message: &'static str, schema: Schema, f: &Field) -> Result<(), WireEr
 }
 
 /// Validate the top level of an item and everything it contains only as framing.
+///
+/// Items are where nearly all the bytes and fields of a request are, so they are first checked
+/// by a tight loop over a per-field-number table ([`item_ok`]); only an item that loop does not
+/// accept goes through the general walker, which then names the exact problem (or accepts a
+/// rare legal form the fast loop leaves out, such as a group).
 fn check_item(
     buf: &[u8],
     range: Range<usize>,
     message: &'static str,
     schema: Schema,
+    table: &ItemTable,
 ) -> Result<(), WireError> {
+    if item_ok(buf, range.start, range.end, table) {
+        return Ok(());
+    }
     for f in Fields::new(buf, range) {
         expect(message, schema, &f?)?;
     }
     Ok(())
+}
+
+/// Field numbers the fast item check looks up in its table; every item schema here only names
+/// fields below this, so higher numbers are unchecked (as `schema` returns `None` for them).
+const TABLE_FIELDS: usize = 32;
+/// Table entry for a field whose wire type is not checked.
+const ANY_WIRE_TYPE: u8 = 0xff;
+
+/// The wire type `schema` expects for each field number below [`TABLE_FIELDS`].
+type ItemTable = [u8; TABLE_FIELDS];
+
+static SPAN_TABLE: LazyLock<ItemTable> = LazyLock::new(|| item_table(span_schema));
+static LOG_RECORD_TABLE: LazyLock<ItemTable> = LazyLock::new(|| item_table(log_record_schema));
+static NUMBER_POINT_TABLE: LazyLock<ItemTable> = LazyLock::new(|| item_table(number_point_schema));
+static HISTOGRAM_POINT_TABLE: LazyLock<ItemTable> =
+    LazyLock::new(|| item_table(histogram_point_schema));
+static EXP_HISTOGRAM_POINT_TABLE: LazyLock<ItemTable> =
+    LazyLock::new(|| item_table(exp_histogram_point_schema));
+static SUMMARY_POINT_TABLE: LazyLock<ItemTable> =
+    LazyLock::new(|| item_table(summary_point_schema));
+
+fn item_table(schema: Schema) -> ItemTable {
+    let mut table = [ANY_WIRE_TYPE; TABLE_FIELDS];
+    for (n, slot) in table.iter_mut().enumerate() {
+        if let Some(wt) = u32::try_from(n).ok().and_then(schema) {
+            *slot = wt;
+        }
+    }
+    table
+}
+
+/// Skip a varint at `*pos` (within `buf[..end]`); `None` where [`read_varint`] would fail.
+#[inline(always)]
+fn varint_fast(buf: &[u8], pos: &mut usize, end: usize) -> Option<u64> {
+    let first = *buf.get(*pos).filter(|_| *pos < end)?;
+    if first < 0x80 {
+        *pos += 1;
+        return Some(u64::from(first));
+    }
+    read_varint(buf, pos, end).ok()
+}
+
+/// `true` when the fields of `buf[start..end]` are well framed and match `table` under exactly
+/// the rules [`Fields`] and [`expect`] apply. `false` means "not shown valid here": groups are
+/// left to the general walker, as is producing the error.
+#[inline]
+fn item_ok(buf: &[u8], start: usize, end: usize, table: &ItemTable) -> bool {
+    let mut pos = start;
+    while pos < end {
+        let Some(key) = varint_fast(buf, &mut pos, end) else {
+            return false;
+        };
+        let wire_type = (key & 7) as u8;
+        let number = key >> 3;
+        if number == 0 || number >= (1 << 29) {
+            return false;
+        }
+        if let Some(&expected) = table.get(number as usize) {
+            if expected != ANY_WIRE_TYPE && expected != wire_type {
+                return false;
+            }
+        }
+        match wire_type {
+            VARINT => {
+                if varint_fast(buf, &mut pos, end).is_none() {
+                    return false;
+                }
+            }
+            I64 | I32 => {
+                let n = if wire_type == I64 { 8 } else { 4 };
+                if end - pos < n {
+                    return false;
+                }
+                pos += n;
+            }
+            LEN => {
+                let Some(len) = varint_fast(buf, &mut pos, end) else {
+                    return false;
+                };
+                match usize::try_from(len)
+                    .ok()
+                    .and_then(|l| pos.checked_add(l))
+                    .filter(|e| *e <= end)
+                {
+                    Some(e) => pos = e,
+                    None => return false,
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Schemas of the levels above the items: every one of these fields is a message or string.
@@ -353,13 +455,14 @@ fn count_scope_items(
     scope_name: &'static str,
     item_name: &'static str,
     item_schema: Schema,
+    table: &ItemTable,
 ) -> Result<u64, WireError> {
     let mut n = 0u64;
     for f in Fields::new(buf, scope) {
         let f = f?;
         expect(scope_name, resource_level_schema, &f)?;
         if f.number == 2 {
-            check_item(buf, f.value, item_name, item_schema)?;
+            check_item(buf, f.value, item_name, item_schema, table)?;
             n += 1;
         }
     }
@@ -391,12 +494,23 @@ fn count_metric_points(buf: &[u8], metric: Range<usize>) -> Result<u64, WireErro
     for f in Fields::new(buf, metric) {
         let f = f?;
         expect("Metric", metric_schema, &f)?;
-        let (name, schema): (&'static str, Schema) = match f.number {
-            5 => ("NumberDataPoint", number_point_schema),
-            7 => ("NumberDataPoint", number_point_schema),
-            9 => ("HistogramDataPoint", histogram_point_schema),
-            10 => ("ExponentialHistogramDataPoint", exp_histogram_point_schema),
-            11 => ("SummaryDataPoint", summary_point_schema),
+        let (name, schema, table): (&'static str, Schema, &ItemTable) = match f.number {
+            5 | 7 => ("NumberDataPoint", number_point_schema, &NUMBER_POINT_TABLE),
+            9 => (
+                "HistogramDataPoint",
+                histogram_point_schema,
+                &HISTOGRAM_POINT_TABLE,
+            ),
+            10 => (
+                "ExponentialHistogramDataPoint",
+                exp_histogram_point_schema,
+                &EXP_HISTOGRAM_POINT_TABLE,
+            ),
+            11 => (
+                "SummaryDataPoint",
+                summary_point_schema,
+                &SUMMARY_POINT_TABLE,
+            ),
             _ => continue,
         };
         if f.number != variant {
@@ -407,7 +521,7 @@ fn count_metric_points(buf: &[u8], metric: Range<usize>) -> Result<u64, WireErro
             let g = g?;
             expect("metric data", metric_data_schema, &g)?;
             if g.number == 1 {
-                check_item(buf, g.value, name, schema)?;
+                check_item(buf, g.value, name, schema, table)?;
                 points += 1;
             }
         }
@@ -420,10 +534,24 @@ fn count_metric_points(buf: &[u8], metric: Range<usize>) -> Result<u64, WireErro
 pub fn count_items(signal: Signal, encoded: &[u8]) -> Result<u64, WireError> {
     match signal {
         Signal::Traces => walk_scopes(encoded, "ResourceSpans", |scope| {
-            count_scope_items(encoded, scope, "ScopeSpans", "Span", span_schema)
+            count_scope_items(
+                encoded,
+                scope,
+                "ScopeSpans",
+                "Span",
+                span_schema,
+                &SPAN_TABLE,
+            )
         }),
         Signal::Logs => walk_scopes(encoded, "ResourceLogs", |scope| {
-            count_scope_items(encoded, scope, "ScopeLogs", "LogRecord", log_record_schema)
+            count_scope_items(
+                encoded,
+                scope,
+                "ScopeLogs",
+                "LogRecord",
+                log_record_schema,
+                &LOG_RECORD_TABLE,
+            )
         }),
         Signal::Metrics => walk_scopes(encoded, "ResourceMetrics", |scope| {
             let mut n = 0u64;
@@ -437,6 +565,34 @@ pub fn count_items(signal: Signal, encoded: &[u8]) -> Result<u64, WireError> {
             Ok(n)
         }),
     }
+}
+
+/// One field of an encoded message, for callers that cut and reassemble messages as bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct RawField {
+    pub number: u32,
+    /// `true` for a length-delimited field (whose payload is `value`).
+    pub is_len: bool,
+    /// The whole field, tag included.
+    pub whole: Range<usize>,
+    /// The payload of a length-delimited field (empty for other wire types).
+    pub value: Range<usize>,
+}
+
+/// The fields of the message occupying `buf[range]`, in order, under the framing rules of
+/// this module; iteration stops after the first error.
+pub(crate) fn raw_fields(
+    buf: &[u8],
+    range: Range<usize>,
+) -> impl Iterator<Item = Result<RawField, WireError>> + '_ {
+    Fields::new(buf, range).map(|f| {
+        f.map(|f| RawField {
+            number: f.number,
+            is_len: f.wire_type == LEN,
+            whole: f.whole,
+            value: f.value,
+        })
+    })
 }
 
 /// The byte ranges of every top-level field-1 entry (`resource_spans`/`resource_metrics`/

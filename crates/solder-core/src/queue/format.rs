@@ -55,6 +55,25 @@ pub(super) fn frame_crc(payload: &[u8]) -> u32 {
     hasher.finalize()
 }
 
+/// [`frame_crc`] of the concatenation of `parts`, without concatenating them.
+pub(super) fn frame_crc_parts(parts: &[&[u8]]) -> u32 {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&(len as u32).to_le_bytes());
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher.finalize()
+}
+
+/// The 8-byte frame header: payload length, then CRC (both u32 LE).
+pub(super) fn encode_frame_header(len: u32, crc: u32) -> [u8; FRAME_HEADER_LEN as usize] {
+    let mut header = [0u8; FRAME_HEADER_LEN as usize];
+    header[0..4].copy_from_slice(&len.to_le_bytes());
+    header[4..8].copy_from_slice(&crc.to_le_bytes());
+    header
+}
+
 /// Appends one framed record to `out`. The caller guarantees `payload.len() <= u32::MAX`.
 pub(super) fn encode_frame(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());

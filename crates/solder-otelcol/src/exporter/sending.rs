@@ -423,23 +423,22 @@ impl Sending {
         payload: &OtlpPayload,
     ) -> Result<(), ConsumeError> {
         let q = self.queue(payload.signal);
-        let mut record = Vec::with_capacity(RECORD_HEADER + payload.encoded.len());
-        record.extend_from_slice(&payload.items.to_le_bytes());
-        record.extend_from_slice(&payload.encoded);
+        // The record is the item count then the request; written as two parts so the
+        // (multi-megabyte) request is not copied into a record buffer first.
+        let header = payload.items.to_le_bytes();
+        let record_len = (RECORD_HEADER + payload.encoded.len()) as u64;
         let sizer = settings.queue.sizer().unwrap_or(Sizer::Requests);
         let capacity = settings.queue.capacity();
         loop {
             let room = q.room.notified();
             let full = match sizer {
                 Sizer::Requests => q.queue.pending_records() >= capacity,
-                Sizer::Bytes => {
-                    q.queue.pending_bytes() + record.len() as u64 + FRAME_OVERHEAD > capacity
-                }
+                Sizer::Bytes => q.queue.pending_bytes() + record_len + FRAME_OVERHEAD > capacity,
             };
             let result = if full {
                 None
             } else {
-                Some(q.queue.append(&record))
+                Some(q.queue.append_parts(&[&header, &payload.encoded]))
             };
             match result {
                 Some(Ok(_)) => {

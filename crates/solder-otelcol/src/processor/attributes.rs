@@ -3,13 +3,23 @@
 //! `include` / `exclude` blocks (checked in that order; unselected data passes unchanged).
 //!
 //! Behaviour follows the contrib `attributesprocessor` with `internal/coreinternal/attraction`
-//! (hash = SHA-256 hex) and the `filterspan` / `filterlog` / `filtermetric` matchers. Requests
-//! are decoded, modified and re-encoded; nothing is dropped. `from_context` needs client
-//! metadata, which Solder payloads do not carry, so it is rejected.
+//! (hash = SHA-256 hex) and the `filterspan` / `filterlog` / `filtermetric` matchers. Nothing is
+//! dropped. `from_context` needs client metadata, which Solder payloads do not carry, so it is
+//! rejected.
+//!
+//! Traces and logs are processed on the encoded request ([`encoded`]): only changed attribute
+//! lists are re-encoded. Requests that path does not handle (malformed or unusual input) and
+//! metrics are decoded with prost, modified and re-encoded ([`Compiled::process_prost`]).
 
 mod action;
+mod edit;
+mod encoded;
 mod matcher;
+mod pb;
 pub mod value;
+
+#[cfg(test)]
+mod tests;
 
 pub use action::{sha256_hex, ActionArgs};
 pub use matcher::{AttributeArgs, LibraryArgs, MatchArgs, RegexpArgs, SeverityArgs};
@@ -86,6 +96,20 @@ impl Args {
 }
 
 impl Compiled {
+    /// Compile actions and include/exclude blocks without an `Args` (benchmarks, tests); the
+    /// per-signal checks of [`Args::compile`] are not run.
+    pub fn from_parts(
+        actions: &[ActionArgs],
+        include: Option<&MatchArgs>,
+        exclude: Option<&MatchArgs>,
+    ) -> Result<Compiled, String> {
+        Ok(Compiled {
+            actions: action::compile(actions)?,
+            include: include.map(Matcher::new).transpose()?,
+            exclude: exclude.map(Matcher::new).transpose()?,
+        })
+    }
+
     fn sel(&self, f: impl Fn(&Matcher) -> bool) -> bool {
         selected(self.include.as_ref(), self.exclude.as_ref(), f)
     }
@@ -155,8 +179,23 @@ impl Compiled {
         }
     }
 
-    /// Decode, modify and re-encode one request.
+    /// Process one request. Traces and logs take the encoded path; whatever it leaves (input
+    /// prost must judge, e.g. malformed requests) and metrics take the prost path, so results
+    /// and errors are those of [`Compiled::process_prost`].
     pub fn process(&self, payload: OtlpPayload) -> Result<OtlpPayload, prost::DecodeError> {
+        match encoded::process(self, payload.signal, &payload.encoded) {
+            Ok(encoded::Outcome::Unchanged) => Ok(payload),
+            Ok(encoded::Outcome::Rewritten(encoded)) => Ok(OtlpPayload {
+                signal: payload.signal,
+                encoded: encoded.into(),
+                items: payload.items,
+            }),
+            Err(pb::Unhandled) => self.process_prost(payload),
+        }
+    }
+
+    /// Decode, modify and re-encode one request with prost (the reference behaviour).
+    pub fn process_prost(&self, payload: OtlpPayload) -> Result<OtlpPayload, prost::DecodeError> {
         let encoded = match payload.signal {
             Signal::Traces => {
                 let mut req = ExportTraceServiceRequest::decode(payload.encoded)?;

@@ -431,3 +431,47 @@ fn walker_throughput() {
         bytes.len()
     );
 }
+
+/// The general walker's verdict on one item (what `check_item` did before the fast path).
+fn item_walker_ok(buf: &[u8], schema: Schema) -> bool {
+    Fields::new(buf, 0..buf.len()).all(|f| f.is_ok_and(|f| expect("item", schema, &f).is_ok()))
+}
+
+#[test]
+fn fast_item_check_never_accepts_what_the_walker_rejects() {
+    // Every byte of a span and of each kind of data point set to values that break varints,
+    // lengths and wire types: the fast loop may only say "valid" where the field-by-field
+    // walker does, and must accept the unmodified items.
+    let items: Vec<(Vec<u8>, Schema, &ItemTable)> = vec![
+        (span("GET /x").encode_to_vec(), span_schema, &SPAN_TABLE),
+        (
+            logs(1).resource_logs[0].scope_logs[0].log_records[0].encode_to_vec(),
+            log_record_schema,
+            &LOG_RECORD_TABLE,
+        ),
+        (
+            number_points(1)[0].encode_to_vec(),
+            number_point_schema,
+            &NUMBER_POINT_TABLE,
+        ),
+    ];
+    for (item, schema, table) in items {
+        assert!(item_ok(&item, 0, item.len(), table));
+        assert!(item_walker_ok(&item, schema));
+        for i in 0..item.len() {
+            for v in [0x00u8, 0x01, 0x02, 0x03, 0x05, 0x07, 0x7f, 0x80, 0xff] {
+                let mut b = item.clone();
+                b[i] = v;
+                if item_ok(&b, 0, b.len(), table) {
+                    assert!(item_walker_ok(&b, schema), "byte {i}={v:#x}");
+                }
+            }
+        }
+    }
+    // A group (legal, skipped as an unknown field) is left to the walker, which accepts it.
+    let mut with_group = span("g").encode_to_vec();
+    // Field 20: start-group tag 163 and end-group tag 164, as two-byte varints.
+    with_group.extend_from_slice(&[0xa3, 0x01, 0xa4, 0x01]);
+    assert!(!item_ok(&with_group, 0, with_group.len(), &SPAN_TABLE));
+    assert_eq!(count_items(Signal::Traces, &wrap3(&with_group)), Ok(1));
+}

@@ -233,31 +233,8 @@ pub fn encode_snappy(req: &pb::WriteRequest, buf: &mut Vec<u8>) -> Result<(), En
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::super::testing::{labels, names, sample};
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        Labels::new(
-            pairs
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
-    fn sample(l: &[(&str, &str)], ts: i64, v: f64) -> Sample {
-        Sample {
-            labels: labels(l),
-            timestamp_ms: ts,
-            value: v,
-        }
-    }
-
-    fn names(ts: &pb::TimeSeries) -> Vec<(&str, &str)> {
-        ts.labels
-            .iter()
-            .map(|l| (l.name.as_str(), l.value.as_str()))
-            .collect()
-    }
 
     fn points(ts: &pb::TimeSeries) -> Vec<(i64, f64)> {
         ts.samples.iter().map(|s| (s.timestamp, s.value)).collect()

@@ -30,3 +30,35 @@ pub use wire::WireError;
 pub fn register(reg: &mut solder_core::Registry) {
     reg.register(solder_core::Typed::<PrometheusRemoteWrite>::new());
 }
+
+/// Helpers the module's unit tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use solder_core::signals::metrics::{Labels, Sample};
+    use solder_proto::prometheus as pb;
+
+    pub fn labels(pairs: &[(&str, &str)]) -> Labels {
+        Labels::new(
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    pub fn sample(l: &[(&str, &str)], ts: i64, v: f64) -> Sample {
+        Sample {
+            labels: labels(l),
+            timestamp_ms: ts,
+            value: v,
+        }
+    }
+
+    /// A decoded series' labels as pairs.
+    pub fn names(ts: &pb::TimeSeries) -> Vec<(&str, &str)> {
+        ts.labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect()
+    }
+}

@@ -385,16 +385,8 @@ fn metadata_from_pb(m: pb::MetricMetadata) -> Metadata {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::super::testing::labels;
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        Labels::new(
-            pairs
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
 
     #[test]
     fn round_trips_a_batch() {

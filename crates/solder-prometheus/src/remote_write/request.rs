@@ -298,28 +298,12 @@ pub(crate) fn encode_request(items: &[SendItem], out: &mut Vec<u8>) {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::super::testing::{labels, names, sample};
     use super::*;
     use crate::remote_write::record::encode_record;
-    use solder_core::signals::metrics::{Exemplar, MetricsBatch, Sample};
+    use solder_core::signals::metrics::{Exemplar, MetricsBatch};
     use solder_proto::prometheus as pb;
     use solder_proto::prost::Message;
-
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        Labels::new(
-            pairs
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
-    fn sample(l: &[(&str, &str)], ts: i64, v: f64) -> Sample {
-        Sample {
-            labels: labels(l),
-            timestamp_ms: ts,
-            value: v,
-        }
-    }
 
     /// Record → items → request, decoded with prost: `(labels, samples, exemplars)` per series.
     fn round_trip(batch: &MetricsBatch, out: &OutputLabels<'_>) -> (Prepared, pb::WriteRequest) {
@@ -329,13 +313,6 @@ mod tests {
         encode_request(&prepared.items, &mut body);
         let req = pb::WriteRequest::decode(body.as_slice()).unwrap();
         (prepared, req)
-    }
-
-    fn names(ts: &pb::TimeSeries) -> Vec<(&str, &str)> {
-        ts.labels
-            .iter()
-            .map(|l| (l.name.as_str(), l.value.as_str()))
-            .collect()
     }
 
     const PLAIN: OutputLabels<'static> = OutputLabels {

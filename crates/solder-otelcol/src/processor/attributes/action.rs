@@ -3,6 +3,7 @@
 
 use super::value::{self, as_string, get, get_mut, put, remove};
 use opentelemetry_proto::tonic::common::v1::{any_value::Value as V, AnyValue, KeyValue};
+use prost::Message;
 use regex::Regex;
 use sha2::{Digest, Sha256};
 use solder_syntax::Value;
@@ -26,7 +27,7 @@ pub struct ActionArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Insert,
     Update,
     Upsert,
@@ -37,7 +38,7 @@ enum Kind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Target {
+pub(super) enum Target {
     String,
     Int,
     Double,
@@ -45,20 +46,21 @@ enum Target {
 
 /// Where insert/update/upsert take their value from.
 #[derive(Debug, Clone)]
-enum Source {
-    Literal(AnyValue),
+pub(super) enum Source {
+    /// The value, and its protobuf encoding (an `AnyValue` message body) for the encoded path.
+    Literal(AnyValue, Vec<u8>),
     Attribute(String),
 }
 
 #[derive(Debug, Clone)]
 pub struct Action {
-    key: String,
-    kind: Kind,
-    source: Option<Source>,
-    regex: Option<Regex>,
+    pub(super) key: String,
+    pub(super) kind: Kind,
+    pub(super) source: Option<Source>,
+    pub(super) regex: Option<Regex>,
     /// Extract: the names of the capture groups, by group index.
-    group_names: Vec<String>,
-    target: Option<Target>,
+    pub(super) group_names: Vec<String>,
+    pub(super) target: Option<Target>,
 }
 
 /// Alloy's per-block check, then the contrib processor's, with their messages (the contrib
@@ -161,7 +163,10 @@ fn compile_one(i: usize, a: &ActionArgs) -> Result<Action, String> {
             }
             no_converted_type()?;
             action.source = Some(match literal {
-                Some(v) => Source::Literal(v),
+                Some(v) => {
+                    let encoded = v.encode_to_vec();
+                    Source::Literal(v, encoded)
+                }
                 None => Source::Attribute(a.from_attribute.clone()),
             });
         }
@@ -268,7 +273,7 @@ pub fn apply(actions: &[Action], attrs: &mut Vec<KeyValue>) {
 
 fn source_value(a: &Action, attrs: &[KeyValue]) -> Option<AnyValue> {
     match a.source.as_ref()? {
-        Source::Literal(v) => Some(v.clone()),
+        Source::Literal(v, _) => Some(v.clone()),
         Source::Attribute(k) => get(attrs, k).cloned(),
     }
 }
@@ -291,39 +296,49 @@ fn extract(a: &Action, attrs: &mut Vec<KeyValue>) {
 
 /// SHA-256 hex of a value as the contrib hasher encodes it; "" for types it does not hash.
 pub fn sha256_hex(v: &AnyValue) -> String {
-    let bytes: Vec<u8> = match &v.value {
-        Some(V::StringValue(s)) => s.as_bytes().to_vec(),
-        Some(V::BoolValue(b)) => vec![u8::from(*b)],
-        Some(V::IntValue(i)) => i.to_le_bytes().to_vec(),
-        Some(V::DoubleValue(f)) => f.to_bits().to_le_bytes().to_vec(),
+    let hex = match &v.value {
+        Some(V::StringValue(s)) => sha256_hex_of(s.as_bytes()),
+        Some(V::BoolValue(b)) => sha256_hex_of(&[u8::from(*b)]),
+        Some(V::IntValue(i)) => sha256_hex_of(&i.to_le_bytes()),
+        Some(V::DoubleValue(f)) => sha256_hex_of(&f.to_bits().to_le_bytes()),
         _ => return String::new(),
     };
-    Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex.iter().map(|&b| char::from(b)).collect()
+}
+
+/// Lower-case hex of the SHA-256 of `data`, without allocating.
+pub(super) fn sha256_hex_of(data: &[u8]) -> [u8; 64] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(data);
+    let mut out = [0u8; 64];
+    for (i, b) in digest.iter().enumerate() {
+        out[2 * i] = HEX[usize::from(b >> 4)];
+        out[2 * i + 1] = HEX[usize::from(b & 0xf)];
+    }
+    out
 }
 
 /// The contrib `convertValue`: values that cannot be converted are left as they are.
 fn convert(target: Target, v: &mut AnyValue) {
+    if let Some(new) = converted(target, v) {
+        v.value = Some(new);
+    }
+}
+
+/// The converted value, `None` where `convertValue` leaves the value as it is.
+pub(super) fn converted(target: Target, v: &AnyValue) -> Option<V> {
     let new = match (target, &v.value) {
-        (Target::String, Some(V::StringValue(_))) => return,
+        (Target::String, Some(V::StringValue(_))) => return None,
         (Target::String, _) => V::StringValue(as_string(v)),
         (Target::Int, Some(V::DoubleValue(f))) => V::IntValue(go_float_to_int(*f)),
         (Target::Int, Some(V::BoolValue(b))) => V::IntValue(i64::from(*b)),
-        (Target::Int, Some(V::StringValue(s))) => match s.parse::<i64>() {
-            Ok(n) => V::IntValue(n),
-            Err(_) => return,
-        },
+        (Target::Int, Some(V::StringValue(s))) => V::IntValue(s.parse::<i64>().ok()?),
         (Target::Double, Some(V::IntValue(i))) => V::DoubleValue(*i as f64),
         (Target::Double, Some(V::BoolValue(b))) => V::DoubleValue(f64::from(u8::from(*b))),
-        (Target::Double, Some(V::StringValue(s))) => match parse_go_float(s) {
-            Some(n) => V::DoubleValue(n),
-            None => return,
-        },
-        _ => return,
+        (Target::Double, Some(V::StringValue(s))) => V::DoubleValue(parse_go_float(s)?),
+        _ => return None,
     };
-    v.value = Some(new);
+    Some(new)
 }
 
 /// `int64(f)` truncates toward zero; out-of-range values saturate here (Go's result is

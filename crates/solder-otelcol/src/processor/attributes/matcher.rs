@@ -13,6 +13,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use regex::Regex;
 use solder_core::signals::otlp::Signal;
 use solder_syntax::Value;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct AttributeArgs {
@@ -140,6 +141,17 @@ enum AttrCheck {
 #[derive(Debug, Clone)]
 struct AttrMatcher(Vec<(String, AttrCheck)>);
 
+/// An attribute map as the matchers read it: the first value stored under a key.
+pub trait AttrLookup {
+    fn lookup(&self, key: &str) -> Option<Cow<'_, AnyValue>>;
+}
+
+impl AttrLookup for [KeyValue] {
+    fn lookup(&self, key: &str) -> Option<Cow<'_, AnyValue>> {
+        get(self, key).map(Cow::Borrowed)
+    }
+}
+
 impl AttrMatcher {
     fn new(attrs: &[AttributeArgs], regexp: bool) -> Result<AttrMatcher, String> {
         let mut out = Vec::new();
@@ -174,14 +186,15 @@ impl AttrMatcher {
         Ok(AttrMatcher(out))
     }
 
-    fn matches(&self, attrs: &[KeyValue]) -> bool {
+    fn matches<L: AttrLookup + ?Sized>(&self, attrs: &L) -> bool {
         if self.0.is_empty() {
             return true;
         }
         self.0.iter().all(|(key, check)| {
-            let Some(v) = get(attrs, key) else {
+            let Some(v) = attrs.lookup(key) else {
                 return false;
             };
+            let v = v.as_ref();
             match check {
                 AttrCheck::Exists => true,
                 AttrCheck::Equals(want) => want == v,
@@ -214,6 +227,13 @@ fn type_name(v: &AnyValue) -> &'static str {
 struct LibraryMatcher {
     name: StringSet,
     version: Option<StringSet>,
+}
+
+/// What the log matchers read of a log record besides its attributes.
+pub struct LogParts<'a> {
+    pub body: Option<&'a AnyValue>,
+    pub severity_text: &'a str,
+    pub severity_number: i32,
 }
 
 /// One compiled `include`/`exclude` block.
@@ -281,9 +301,9 @@ impl Matcher {
         })
     }
 
-    fn common(
+    fn common<L: AttrLookup + ?Sized>(
         &self,
-        attrs: &[KeyValue],
+        attrs: &L,
         resource: &[KeyValue],
         scope: Option<&InstrumentationScope>,
     ) -> bool {
@@ -306,6 +326,24 @@ impl Matcher {
         scope: Option<&InstrumentationScope>,
     ) -> bool {
         let res_attrs = resource.map_or(&[][..], |r| &r.attributes[..]);
+        self.matches_span_parts(
+            &span.name,
+            span.kind,
+            &span.attributes[..],
+            res_attrs,
+            scope,
+        )
+    }
+
+    /// [`Matcher::matches_span`] on the parts of a span it reads.
+    pub fn matches_span_parts<L: AttrLookup + ?Sized>(
+        &self,
+        name: &str,
+        kind: i32,
+        attrs: &L,
+        res_attrs: &[KeyValue],
+        scope: Option<&InstrumentationScope>,
+    ) -> bool {
         if let Some(services) = &self.services {
             let service = get(res_attrs, "service.name")
                 .map_or_else(|| "<nil-service-name>".to_string(), as_string);
@@ -313,21 +351,17 @@ impl Matcher {
                 return false;
             }
         }
-        if self
-            .span_names
-            .as_ref()
-            .is_some_and(|s| !s.matches(&span.name))
-        {
+        if self.span_names.as_ref().is_some_and(|s| !s.matches(name)) {
             return false;
         }
         if self
             .span_kinds
             .as_ref()
-            .is_some_and(|s| !s.matches(span_kind_str(span.kind)))
+            .is_some_and(|s| !s.matches(span_kind_str(kind)))
         {
             return false;
         }
-        self.common(&span.attributes, res_attrs, scope)
+        self.common(attrs, res_attrs, scope)
     }
 
     pub fn matches_log(
@@ -336,14 +370,33 @@ impl Matcher {
         resource: Option<&Resource>,
         scope: Option<&InstrumentationScope>,
     ) -> bool {
-        let body = log.body.as_ref().map_or_else(String::new, as_string);
-        if self.log_bodies.as_ref().is_some_and(|s| !s.matches(&body)) {
-            return false;
+        let res_attrs = resource.map_or(&[][..], |r| &r.attributes[..]);
+        let parts = LogParts {
+            body: log.body.as_ref(),
+            severity_text: &log.severity_text,
+            severity_number: log.severity_number,
+        };
+        self.matches_log_parts(&parts, &log.attributes[..], res_attrs, scope)
+    }
+
+    /// [`Matcher::matches_log`] on the parts of a log record it reads.
+    pub fn matches_log_parts<L: AttrLookup + ?Sized>(
+        &self,
+        log: &LogParts<'_>,
+        attrs: &L,
+        res_attrs: &[KeyValue],
+        scope: Option<&InstrumentationScope>,
+    ) -> bool {
+        if let Some(bodies) = &self.log_bodies {
+            let body = log.body.map_or_else(String::new, as_string);
+            if !bodies.matches(&body) {
+                return false;
+            }
         }
         if self
             .log_severity_texts
             .as_ref()
-            .is_some_and(|s| !s.matches(&log.severity_text))
+            .is_some_and(|s| !s.matches(log.severity_text))
         {
             return false;
         }
@@ -357,8 +410,7 @@ impl Matcher {
                 return false;
             }
         }
-        let res_attrs = resource.map_or(&[][..], |r| &r.attributes[..]);
-        self.common(&log.attributes, res_attrs, scope)
+        self.common(attrs, res_attrs, scope)
     }
 
     /// `filtermetric`: only metric names and resource attributes take part.

@@ -70,6 +70,11 @@ pub struct Piece {
 struct Pending {
     pieces: Vec<Piece>,
     items: u64,
+    /// The buffer batches are concatenated into. Each batch is split off it and frozen; once
+    /// downstream has dropped that batch (it has, when `consume` returns with the durable queue
+    /// or a synchronous send), `reserve` takes the same allocation back, so a steady stream of
+    /// multi-megabyte batches does not map, fault in and unmap fresh memory every time.
+    scratch: BytesMut,
 }
 
 impl Pending {
@@ -199,11 +204,19 @@ async fn send(shared: &Shared, signal: Signal, pending: &mut Pending, trigger: T
     if pieces.is_empty() {
         return;
     }
-    let mut buf = BytesMut::with_capacity(pieces.iter().map(|p| p.bytes.len()).sum());
-    for p in &pieces {
-        buf.extend_from_slice(&p.bytes);
-    }
-    let encoded = buf.freeze();
+    let encoded = match pieces.as_slice() {
+        // One request on its own is already the batch: no copy.
+        [one] => one.bytes.clone(),
+        many => {
+            let buf = &mut pending.scratch;
+            buf.clear();
+            buf.reserve(many.iter().map(|p| p.bytes.len()).sum());
+            for p in many {
+                buf.extend_from_slice(&p.bytes);
+            }
+            buf.split().freeze()
+        }
+    };
     let size_bytes = encoded.len();
     let output = shared.output();
     let result = output

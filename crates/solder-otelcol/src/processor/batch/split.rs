@@ -58,6 +58,114 @@ pub fn split_request(signal: Signal, encoded: &Bytes, n: u64) -> Result<(Part, P
 
 /// Split one resource entry (itself a valid one-entry request) after `n` items.
 fn split_entry(signal: Signal, entry: &[u8], n: u64) -> Result<(Vec<u8>, Vec<u8>), SplitError> {
+    if matches!(signal, Signal::Traces | Signal::Logs) {
+        if let Some(parts) = split_entry_bytes(entry, n)? {
+            return Ok(parts);
+        }
+    }
+    split_entry_decoded(signal, entry, n)
+}
+
+/// The encoded head and tail of a split resource entry.
+type Halves = (Vec<u8>, Vec<u8>);
+
+/// Appends a length-delimited field `number` holding `payload`.
+fn put_len_field(out: &mut Vec<u8>, number: u32, payload: &[u8]) {
+    prost::encoding::encode_key(number, prost::encoding::WireType::LengthDelimited, out);
+    prost::encoding::encode_varint(payload.len() as u64, out);
+    out.extend_from_slice(payload);
+}
+
+/// [`split_entry_decoded`] for spans and log records (the items of field 2 of a scope entry,
+/// itself field 2 of the resource entry), done on the bytes: item encodings are copied, not
+/// decoded and re-encoded, which costs a fraction of a prost round trip of the whole entry.
+///
+/// The two halves decode (with prost) to exactly what the decoding split produces: the same
+/// scope entries cut at the same item, empty scope entries before the cut going to the head,
+/// and the resource's and each cut scope's other fields (resource, scope, schema_url) repeated
+/// on both sides. Those other fields are copied in their original order ahead of the entries,
+/// which decodes the same since they are not repeated fields; unknown fields survive here
+/// where the decoding split drops them, as everywhere else on the pass-through path.
+///
+/// `None` when the entry is not shaped as expected (the caller then decodes).
+fn split_entry_bytes(entry: &[u8], n: u64) -> Result<Option<Halves>, WireError> {
+    use crate::wire::raw_fields;
+    let mut top = raw_fields(entry, 0..entry.len());
+    let resource = match (top.next(), top.next()) {
+        (Some(f), None) => f?,
+        _ => return Ok(None),
+    };
+    if resource.number != 1 || !resource.is_len {
+        return Ok(None);
+    }
+    let mut resource_other = Vec::new();
+    let (mut head_scopes, mut tail_scopes) = (Vec::new(), Vec::new());
+    let (mut head_count, mut tail_count) = (0usize, 0usize);
+    let mut left = n;
+    for f in raw_fields(entry, resource.value) {
+        let f = f?;
+        if f.number != 2 {
+            resource_other.extend_from_slice(&entry[f.whole]);
+            continue;
+        }
+        if !f.is_len {
+            return Ok(None);
+        }
+        if left == 0 {
+            put_len_field(&mut tail_scopes, 2, &entry[f.value]);
+            tail_count += 1;
+            continue;
+        }
+        let mut scope_other = Vec::new();
+        let (mut head_items, mut tail_items) = (Vec::new(), Vec::new());
+        for g in raw_fields(entry, f.value.clone()) {
+            let g = g?;
+            if g.number != 2 {
+                scope_other.extend_from_slice(&entry[g.whole]);
+            } else if !g.is_len {
+                return Ok(None);
+            } else if left > 0 {
+                head_items.push(g.whole);
+                left -= 1;
+            } else {
+                tail_items.push(g.whole);
+            }
+        }
+        let scope = |items: &[std::ops::Range<usize>]| {
+            let mut out = scope_other.clone();
+            for r in items {
+                out.extend_from_slice(&entry[r.clone()]);
+            }
+            out
+        };
+        put_len_field(&mut head_scopes, 2, &scope(&head_items));
+        head_count += 1;
+        if !tail_items.is_empty() {
+            put_len_field(&mut tail_scopes, 2, &scope(&tail_items));
+            tail_count += 1;
+        }
+    }
+    let wrap = |count: usize, scopes: &[u8]| {
+        let mut out = Vec::new();
+        if count > 0 {
+            let mut body = resource_other.clone();
+            body.extend_from_slice(scopes);
+            put_len_field(&mut out, 1, &body);
+        }
+        out
+    };
+    Ok(Some((
+        wrap(head_count, &head_scopes),
+        wrap(tail_count, &tail_scopes),
+    )))
+}
+
+/// Split one resource entry by decoding it, cutting the item lists and re-encoding.
+fn split_entry_decoded(
+    signal: Signal,
+    entry: &[u8],
+    n: u64,
+) -> Result<(Vec<u8>, Vec<u8>), SplitError> {
     Ok(match signal {
         Signal::Traces => {
             let req = ExportTraceServiceRequest::decode(entry)?;
@@ -422,6 +530,128 @@ mod tests {
                 assert_eq!(s.data_points[0].time_unix_nano, 2);
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// A traces request with resource and scope fields set, empty scope entries, and an
+    /// unknown field in a scope entry, as one resource entry per element of `shape`.
+    fn rich_traces(shape: &[&[usize]]) -> Vec<u8> {
+        use opentelemetry_proto::tonic::common::v1::{
+            any_value, AnyValue, InstrumentationScope, KeyValue,
+        };
+        use opentelemetry_proto::tonic::resource::v1::Resource;
+        let mut req = spans_req(shape);
+        for (i, r) in req.resource_spans.iter_mut().enumerate() {
+            r.resource = Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(format!("svc{i}"))),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            });
+            r.schema_url = format!("https://schema/{i}");
+            for (j, sc) in r.scope_spans.iter_mut().enumerate() {
+                sc.scope = Some(InstrumentationScope {
+                    name: format!("lib{j}"),
+                    ..Default::default()
+                });
+                sc.schema_url = format!("https://scope/{j}");
+            }
+        }
+        req.encode_to_vec()
+    }
+
+    fn rich_logs(shape: &[&[usize]]) -> Vec<u8> {
+        use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+        use opentelemetry_proto::tonic::logs::v1::LogRecord;
+        ExportLogsServiceRequest {
+            resource_logs: shape
+                .iter()
+                .enumerate()
+                .map(|(i, scopes)| ResourceLogs {
+                    schema_url: format!("r{i}"),
+                    scope_logs: scopes
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &k)| ScopeLogs {
+                            scope: Some(InstrumentationScope {
+                                name: format!("lib{j}"),
+                                ..Default::default()
+                            }),
+                            log_records: (0..k)
+                                .map(|x| LogRecord {
+                                    time_unix_nano: (i * 100 + j * 10 + x) as u64,
+                                    ..Default::default()
+                                })
+                                .collect(),
+                            schema_url: format!("s{j}"),
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn byte_split_decodes_exactly_as_the_decoding_split() {
+        // Every cut of every resource entry: the halves made on the bytes must decode to the
+        // same messages as the halves made by decoding, re-encoding with prost.
+        let shapes: &[&[usize]] = &[&[3], &[0, 2, 0, 3], &[1, 0], &[4, 4, 1]];
+        for &shape in shapes {
+            for (signal, bytes) in [
+                (Signal::Traces, rich_traces(&[shape])),
+                (Signal::Logs, rich_logs(&[shape])),
+            ] {
+                let total = count_items(signal, &bytes).unwrap();
+                for n in 1..total {
+                    let fast = split_entry_bytes(&bytes, n).unwrap().unwrap();
+                    let slow = split_entry_decoded(signal, &bytes, n).unwrap();
+                    for (f, s) in [(&fast.0, &slow.0), (&fast.1, &slow.1)] {
+                        match signal {
+                            Signal::Traces => assert_eq!(
+                                ExportTraceServiceRequest::decode(f.as_slice()).unwrap(),
+                                ExportTraceServiceRequest::decode(s.as_slice()).unwrap(),
+                                "{shape:?} n={n}"
+                            ),
+                            _ => assert_eq!(
+                                ExportLogsServiceRequest::decode(f.as_slice()).unwrap(),
+                                ExportLogsServiceRequest::decode(s.as_slice()).unwrap(),
+                                "{shape:?} n={n}"
+                            ),
+                        }
+                    }
+                    assert_eq!(count_items(signal, &fast.0).unwrap(), n);
+                    assert_eq!(count_items(signal, &fast.1).unwrap(), total - n);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn byte_split_keeps_unknown_fields_and_declines_odd_shapes() {
+        let mut bytes = rich_traces(&[&[2]]);
+        // Two entries are not one entry: left to the decoding split.
+        let two = [bytes.clone(), bytes.clone()].concat();
+        assert!(split_entry_bytes(&two, 1).unwrap().is_none());
+        // An unknown varint field (number 99) inside the resource entry is carried along.
+        let mut body = Vec::new();
+        let top: Vec<_> = crate::wire::raw_fields(&bytes, 0..bytes.len())
+            .map(|f| f.unwrap())
+            .collect();
+        body.extend_from_slice(&bytes[top[0].value.clone()]);
+        prost::encoding::encode_key(99, prost::encoding::WireType::Varint, &mut body);
+        prost::encoding::encode_varint(7, &mut body);
+        bytes.clear();
+        put_len_field(&mut bytes, 1, &body);
+        let (head, tail) = split_entry_bytes(&bytes, 1).unwrap().unwrap();
+        for half in [&head, &tail] {
+            assert_eq!(count_items(Signal::Traces, half).unwrap(), 1);
+            assert!(half.windows(2).any(|w| w == [0x98, 0x06]), "field 99 kept");
         }
     }
 }
