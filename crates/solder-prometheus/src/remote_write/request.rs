@@ -75,9 +75,11 @@ pub(crate) fn prepare_record(
     out: &OutputLabels<'_>,
 ) -> Result<Prepared, WireError> {
     let base = record.as_ptr() as usize;
-    let offset = |s: &[u8]| {
-        let start = s.as_ptr() as usize - base;
-        start..start + s.len()
+    // Every non-empty slice the reader hands out lies inside `record`; an empty one may be a
+    // static `&[]` elsewhere, and is the empty range wherever it points.
+    let offset = |s: &[u8]| match (s.as_ptr() as usize).checked_sub(base) {
+        Some(start) if start + s.len() <= record.len() => start..start + s.len(),
+        _ => 0..0,
     };
     let mut scratch: Vec<u8> = Vec::new();
     let mut pending: Vec<Pending> = Vec::new();
@@ -479,5 +481,68 @@ mod tests {
         let mut bytes = encode_record(&batch);
         bytes.truncate(bytes.len() - 3);
         assert!(prepare_record(&Bytes::from(bytes), &PLAIN).is_err());
+    }
+
+    /// Records are CRC-checked by the queue, but the reader must still never panic on bytes
+    /// it does not expect: every single-byte change and truncation of a realistic record is
+    /// either read or refused, under every output setting.
+    #[test]
+    fn mutated_records_never_panic() {
+        use solder_core::relabel::{Action, Rule};
+        let rules = vec![Rule {
+            target_label: "env".into(),
+            replacement: "x".into(),
+            action: Action::Replace,
+            ..Rule::default()
+        }];
+        let ext = sorted_external(&[("cluster".into(), "c".into())]);
+        let outs = [
+            PLAIN,
+            OutputLabels {
+                rules: &rules,
+                external: &ext,
+                send_exemplars: true,
+            },
+            OutputLabels {
+                rules: &[],
+                external: &ext,
+                send_exemplars: false,
+            },
+        ];
+        let batch = MetricsBatch {
+            samples: vec![
+                sample(&[("__name__", "a"), ("job", "j")], 1, 1.0),
+                sample(&[("__name__", "b"), ("__tmp", "t")], -2, f64::NAN),
+            ],
+            exemplars: vec![Exemplar {
+                series: labels(&[("__name__", "a")]),
+                labels: labels(&[("trace_id", "abc")]),
+                timestamp_ms: 3,
+                value: 4.0,
+            }],
+            ..Default::default()
+        };
+        let good = encode_record(&batch);
+        let mut outcomes = (0usize, 0usize);
+        for i in 0..good.len() {
+            for delta in [1u8, 0x80, 0xff] {
+                let mut bad = good.clone();
+                bad[i] = bad[i].wrapping_add(delta);
+                for out in &outs {
+                    let prepared = prepare_record(&Bytes::from(bad.clone()), out);
+                    if prepared.is_ok() {
+                        outcomes.0 += 1;
+                    } else {
+                        outcomes.1 += 1;
+                    }
+                }
+            }
+            let cut = Bytes::copy_from_slice(&good[..i]);
+            for out in &outs {
+                let _ = prepare_record(&cut, out);
+            }
+        }
+        // Both kinds of outcome happened, so the loop did exercise the reader.
+        assert!(outcomes.0 > 0 && outcomes.1 > 0, "{outcomes:?}");
     }
 }
