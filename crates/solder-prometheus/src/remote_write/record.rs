@@ -6,9 +6,9 @@
 //! and read with the primitives of [`super::wire`], not with prost structs (see there why).
 
 use super::wire::{
-    len_field_size, put_bytes_field, put_double_field, put_int64_field, put_len_header, put_sample,
-    put_tag, put_varint, read_label, read_sample, sample_body_len, varint_len, Field, FieldReader,
-    WireError, VARINT,
+    exemplar_body_len, len_field_size, put_bytes_field, put_exemplar, put_len_header, put_sample,
+    put_tag, put_varint, read_label, read_sample, sample_body_len, Field, FieldReader, WireError,
+    VARINT,
 };
 use solder_core::signals::metrics::{Exemplar, Labels, Metadata, MetricType, MetricsBatch, Sample};
 use solder_proto::prometheus as pb;
@@ -16,12 +16,8 @@ use solder_proto::prost::Message;
 
 /// Why a record could not be read back.
 #[derive(Debug, thiserror::Error)]
-pub enum RecordError {
-    #[error("corrupt remote_write WAL record: {0}")]
-    Protobuf(#[from] solder_proto::prost::DecodeError),
-    #[error("corrupt remote_write WAL record: {0}")]
-    Wire(#[from] WireError),
-}
+#[error("corrupt remote_write WAL record: {0}")]
+pub struct RecordError(#[from] solder_proto::prost::DecodeError);
 
 /// Field of the record's flags varint: not part of `prometheus.WriteRequest`, so protobuf
 /// decoders (prost included) skip it.
@@ -41,7 +37,6 @@ pub fn encode_record(batch: &MetricsBatch) -> Vec<u8> {
     struct Run {
         start: usize,
         len: usize,
-        labels_len: usize,
         body_len: usize,
     }
     let mut runs = Vec::new();
@@ -54,9 +49,8 @@ pub fn encode_record(batch: &MetricsBatch) -> Vec<u8> {
             .iter()
             .take_while(|s| s.labels.ptr_eq(labels))
             .count();
-        let (labels_len, has_internal) = labels_len(labels);
-        internal |= has_internal;
-        let body_len = labels_len
+        internal |= labels.has_internal();
+        let body_len = labels.wire().len()
             + batch.samples[i..i + len]
                 .iter()
                 .map(|s| len_field_size(sample_body_len(s.timestamp_ms)))
@@ -65,7 +59,6 @@ pub fn encode_record(batch: &MetricsBatch) -> Vec<u8> {
         runs.push(Run {
             start: i,
             len,
-            labels_len,
             body_len,
         });
         i += len;
@@ -74,10 +67,9 @@ pub fn encode_record(batch: &MetricsBatch) -> Vec<u8> {
         .exemplars
         .iter()
         .map(|e| {
-            let (series_len, has_internal) = labels_len(&e.series);
-            internal |= has_internal;
-            let ex_len = labels_len(&e.labels).0 + 9 + 1 + varint_len(e.timestamp_ms as u64);
-            (series_len, ex_len)
+            internal |= e.series.has_internal();
+            let ex_len = exemplar_body_len(e.labels.wire().len(), e.timestamp_ms);
+            (e.series.wire().len(), ex_len)
         })
         .collect();
     total += exemplars
@@ -96,33 +88,19 @@ pub fn encode_record(batch: &MetricsBatch) -> Vec<u8> {
         for s in samples {
             put_sample(&mut out, 2, s.value, s.timestamp_ms);
         }
-        let before = out.len();
-        put_labels(&mut out, &samples[0].labels);
-        debug_assert_eq!(out.len() - before, run.labels_len);
+        // `Labels` keeps exactly the encoding of `TimeSeries.labels`.
+        out.extend_from_slice(samples[0].labels.wire());
     }
     for (e, &(series_len, ex_len)) in batch.exemplars.iter().zip(&exemplars) {
         put_len_header(&mut out, 1, series_len + len_field_size(ex_len));
-        put_len_header(&mut out, 3, ex_len);
-        put_labels(&mut out, &e.labels);
-        put_double_field(&mut out, 2, e.value);
-        put_int64_field(&mut out, 3, e.timestamp_ms);
-        put_labels(&mut out, &e.series);
+        put_exemplar(&mut out, 3, e.labels.wire(), e.value, e.timestamp_ms);
+        out.extend_from_slice(e.series.wire());
     }
     for m in &batch.metadata {
         // `WriteRequest.metadata` is field 3 (2 is reserved).
         put_bytes_field(&mut out, 3, &metadata_to_pb(m).encode_to_vec());
     }
     out
-}
-
-/// Encoded size of a label list as repeated field 1, and whether a name is internal.
-fn labels_len(labels: &Labels) -> (usize, bool) {
-    (labels.wire().len(), labels.has_internal())
-}
-
-fn put_labels(out: &mut Vec<u8>, labels: &Labels) {
-    // `Labels` keeps exactly this encoding.
-    out.extend_from_slice(labels.wire());
 }
 
 /// Decodes a record written by [`encode_record`] into owned samples (tests and tools; the
@@ -263,7 +241,7 @@ pub(crate) fn read_record<'a>(
     bytes: &'a [u8],
     mut on_series: impl FnMut(&SeriesView<'a>),
     mut on_metadata: impl FnMut(&'a [u8]),
-) -> Result<(), RecordError> {
+) -> Result<(), WireError> {
     let mut view = SeriesView::default();
     let mut flags = 0;
     let mut r = FieldReader::new(bytes);

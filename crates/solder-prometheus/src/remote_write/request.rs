@@ -10,8 +10,8 @@
 
 use super::record::{read_record, ExemplarView, LabelFields, SeriesView};
 use super::wire::{
-    len_field_size, put_double_field, put_int64_field, put_label, put_len_header, put_sample,
-    sample_body_len, varint_len, WireError,
+    exemplar_body_len, len_field_size, put_exemplar, put_label, put_len_header, put_sample,
+    sample_body_len, WireError,
 };
 use bytes::Bytes;
 use solder_core::relabel::Rule;
@@ -135,12 +135,7 @@ pub(crate) fn prepare_record(
         },
         |md| metadata.push(offset(md)),
     );
-    if let Err(e) = walk {
-        return Err(match e {
-            super::record::RecordError::Wire(w) => w,
-            super::record::RecordError::Protobuf(_) => WireError::Truncated,
-        });
-    }
+    walk?;
     if let Some(e) = failure {
         return Err(e);
     }
@@ -285,13 +280,10 @@ pub(crate) fn encode_request(items: &[SendItem], out: &mut Vec<u8>) {
                 put_sample(out, 2, item.value, item.timestamp_ms);
             }
             Some(labels) => {
-                let ex = labels.len() + 9 + 1 + varint_len(item.timestamp_ms as u64);
+                let ex = exemplar_body_len(labels.len(), item.timestamp_ms);
                 put_len_header(out, 1, item.series.len() + len_field_size(ex));
                 out.extend_from_slice(&item.series);
-                put_len_header(out, 3, ex);
-                out.extend_from_slice(labels);
-                put_double_field(out, 2, item.value);
-                put_int64_field(out, 3, item.timestamp_ms);
+                put_exemplar(out, 3, labels, item.value, item.timestamp_ms);
             }
         }
     }

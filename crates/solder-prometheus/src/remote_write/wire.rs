@@ -106,6 +106,22 @@ pub(crate) fn put_sample(buf: &mut Vec<u8>, field: u32, value: f64, timestamp_ms
     put_int64_field(buf, 2, timestamp_ms);
 }
 
+/// Encoded size of an `Exemplar { labels = 1; value = 2; timestamp = 3 }` body whose label
+/// fields take `labels_len` bytes (value and timestamp are shaped as in a `Sample`).
+#[inline]
+pub(crate) fn exemplar_body_len(labels_len: usize, timestamp_ms: i64) -> usize {
+    labels_len + sample_body_len(timestamp_ms)
+}
+
+/// Writes an `Exemplar` as field `field`; `labels` are its encoded `Label` fields.
+#[inline]
+pub(crate) fn put_exemplar(buf: &mut Vec<u8>, field: u32, labels: &[u8], value: f64, ts: i64) {
+    put_len_header(buf, field, exemplar_body_len(labels.len(), ts));
+    buf.extend_from_slice(labels);
+    put_double_field(buf, 2, value);
+    put_int64_field(buf, 3, ts);
+}
+
 /// One field read by [`FieldReader`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Field<'a> {
