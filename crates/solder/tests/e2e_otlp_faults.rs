@@ -300,41 +300,80 @@ otelcol.processor.memory_limiter "ml" {{
     wait_listening(&grpc);
     let codes = std::sync::Mutex::new(BTreeMap::<String, usize>::new());
     let http_codes = std::sync::Mutex::new(BTreeMap::<u16, usize>::new());
+    // Pressure is kept up until both protocols have been refused at least once (or a deadline
+    // passes): whether a given request lands while usage is above the soft limit depends on
+    // the machine's timing, so a fixed number of rounds made the test flaky on slow machines.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let deadline = Instant::now() + Duration::from_secs(45);
+    let refused_grpc = |c: &BTreeMap<String, usize>| {
+        c.get("ResourceExhausted").copied().unwrap_or(0)
+            + c.get("Unavailable").copied().unwrap_or(0)
+    };
+    let refused_http = |c: &BTreeMap<u16, usize>| {
+        c.get(&429).copied().unwrap_or(0) + c.get(&503).copied().unwrap_or(0)
+    };
+    let check_done = || {
+        let g = refused_grpc(&codes.lock().unwrap()) > 0;
+        let h = refused_http(&http_codes.lock().unwrap()) > 0;
+        if (g && h) || Instant::now() > deadline {
+            stop.store(true, std::sync::atomic::Ordering::Release);
+        }
+    };
+    let running = || !stop.load(std::sync::atomic::Ordering::Acquire);
     std::thread::scope(|s| {
-        for t in 0..8u64 {
-            let codes = &codes;
-            let grpc = &grpc;
+        // Six clients keep 2.5 MiB requests in flight; more overshoot the hard limit: the
+        // limiter samples RSS every check_interval, so the receive buffers of requests that
+        // arrive between two checks are not refused yet.
+        for t in 0..6u64 {
+            let (codes, grpc, check_done, running) = (&codes, &grpc, &check_done, &running);
             s.spawn(move || {
                 let client = GrpcClient::new(grpc, false);
-                // ~2.5 MiB requests (under the 4 MiB receive limit), 4 rounds per thread.
-                for r in 0..4u64 {
-                    let mut req = make_spans(3, (t * 4 + r) * 5000, 5000, BASE_NS);
+                // ~2.5 MiB requests (under the 4 MiB receive limit).
+                let mut r = 0u64;
+                while running() {
+                    let mut req = make_spans(3, (t * 1000 + r) * 5000, 5000, BASE_NS);
                     pad(&mut req, 400);
                     let key = match client.export_traces(req) {
                         Ok(_) => "OK".to_string(),
                         Err(e) => format!("{:?}", e.code()),
                     };
                     *codes.lock().unwrap().entry(key).or_default() += 1;
+                    check_done();
+                    r += 1;
                 }
             });
         }
-        // The HTTP side of the receiver must answer 429/503 under the same pressure.
-        let http_codes = &http_codes;
-        let http = &http;
+        // The HTTP side of the receiver must answer 429/503 under the same pressure. Its
+        // requests are small and sent once gRPC has seen the limiter refuse: the limiter refuses
+        // every request while usage is above the soft limit, whatever its size, and a small
+        // body keeps the HTTP client from adding pressure or timing out on a loaded machine.
+        let (http_codes, http, check_done, running, codes) =
+            (&http_codes, &http, &check_done, &running, &codes);
         s.spawn(move || {
-            let c = reqwest::blocking::Client::new();
-            for r in 0..10u64 {
-                let mut req = make_spans(4, r * 5000, 5000, BASE_NS);
-                pad(&mut req, 400);
-                let body = prost_encode(&req);
+            let c = reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap();
+            let mut r = 0u64;
+            while running() {
+                if refused_grpc(&codes.lock().unwrap()) == 0 {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+                let body = prost_encode(&make_spans(4, r * 10, 10, BASE_NS));
                 let status = c
                     .post(format!("http://{http}/v1/traces"))
                     .header("content-type", "application/x-protobuf")
                     .body(body)
                     .send()
                     .map(|r| r.status().as_u16())
-                    .unwrap_or(0);
+                    .unwrap_or_else(|e| {
+                        eprintln!("HTTP request failed: {e:?}");
+                        0
+                    });
                 *http_codes.lock().unwrap().entry(status).or_default() += 1;
+                check_done();
+                r += 1;
             }
         });
     });
@@ -345,11 +384,9 @@ otelcol.processor.memory_limiter "ml" {{
         "solder crashed under overload: {}",
         agent.logs()
     );
-    let refused = codes.get("ResourceExhausted").copied().unwrap_or(0)
-        + codes.get("Unavailable").copied().unwrap_or(0);
+    let refused = refused_grpc(&codes);
     assert!(refused > 0, "nothing was refused under overload: {codes:?}");
-    let http_refused =
-        http_codes.get(&429).copied().unwrap_or(0) + http_codes.get(&503).copied().unwrap_or(0);
+    let http_refused = refused_http(&http_codes);
     assert!(
         http_refused > 0,
         "HTTP never refused under overload: {http_codes:?}"
