@@ -60,6 +60,17 @@
 //! read. After a restart, reading starts at the cursor, so records that were read but not
 //! committed before the crash are delivered again.
 //!
+//! # Memory tail
+//!
+//! A sender that keeps up reads each record milliseconds after it was appended. With
+//! [`Queue::set_memory_tail_bytes`] the queue keeps copies of appended, not yet read records
+//! (oldest evicted first beyond the budget) and `read_batch` hands those out without reading
+//! the file: no `read` call, no copy out of the page cache, no CRC check. The files stay the
+//! truth: a copy enters the tail only after its frame was written, it leaves the tail when it
+//! is read, commits and rewinds work on the file positions as always (a rewound record is read
+//! from the file), dropped records leave the tail, and a reopened queue starts with an empty
+//! tail. Batches, sequences and counters are the same whichever way a record is served.
+//!
 //! # Recovery
 //!
 //! [`Queue::open`] verifies every record of every segment:
@@ -94,10 +105,11 @@ mod format;
 mod recover;
 mod scan;
 mod state;
+mod tail;
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 use std::{io, thread};
@@ -120,6 +132,10 @@ pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 /// Smallest accepted `segment_bytes`: a header plus one empty record.
 pub const MIN_SEGMENT_BYTES: u64 = SEGMENT_HEADER_LEN + FRAME_HEADER_LEN;
+/// Suggested memory tail budget for a writer's queue (see [`Queue::set_memory_tail_bytes`]):
+/// enough for a sender that keeps up to never touch the file, small enough that a backlog (when
+/// the tail fills up) costs little memory.
+pub const DEFAULT_MEMORY_TAIL_BYTES: usize = 4 << 20;
 
 /// When appended data is forced to stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,6 +347,9 @@ struct Shared {
     state: Arc<Mutex<State>>,
     data_ready: Notify,
     stats: QueueStats,
+    /// The memory tail budget (also held by the state), readable without the lock so appends
+    /// copy payloads for the tail before taking it.
+    tail_budget: AtomicUsize,
     dir: PathBuf,
     opts: QueueOptions,
     /// Holds the directory lock for as long as any handle lives.
@@ -379,6 +398,7 @@ impl Queue {
             state,
             data_ready: Notify::new(),
             stats,
+            tail_budget: AtomicUsize::new(0),
             dir,
             opts,
             _lock: lock,
@@ -398,7 +418,10 @@ impl Queue {
     /// Appends one record; when this returns `Ok` the record is in the OS and will be
     /// delivered after a process crash. Fails with [`QueueError::Full`] at the bound.
     pub fn append(&self, payload: &[u8]) -> Result<Seq, QueueError> {
-        self.append_batch(std::slice::from_ref(&payload))
+        let payloads = std::slice::from_ref(&payload);
+        let batch = self.check_sizes(payloads)?;
+        let cached = self.tail_copy(payload, Bytes::copy_from_slice);
+        self.write_checked(payloads, batch, std::slice::from_ref(&cached))
     }
 
     /// Appends one record whose payload is the concatenation of `parts`, exactly as
@@ -423,6 +446,14 @@ impl Queue {
                 limit,
             });
         }
+        // The tail needs the record in one piece: one copy, made before taking the lock.
+        let cached = self.caches(total).then(|| {
+            let mut joined = Vec::with_capacity(total);
+            for part in parts {
+                joined.extend_from_slice(part);
+            }
+            Bytes::from(joined)
+        });
         let seq = {
             let mut state = self.lock();
             if let Err(err) = state.check_room(batch.bytes) {
@@ -430,7 +461,7 @@ impl Queue {
                 self.count_refused(batch);
                 return Err(err);
             }
-            state.write_record_parts(parts)?
+            state.write_record_parts(parts, cached)?
         };
         self.appended(batch);
         Ok(seq)
@@ -444,6 +475,29 @@ impl Queue {
     /// next sequence and writes nothing.
     pub fn append_batch<P: AsRef<[u8]>>(&self, payloads: &[P]) -> Result<Seq, QueueError> {
         let batch = self.check_sizes(payloads)?;
+        let cached = self.tail_copies(payloads, |p| Bytes::copy_from_slice(p.as_ref()));
+        self.write_checked(payloads, batch, &cached)
+    }
+
+    /// [`Queue::append`] of a payload the caller already holds as [`Bytes`]: same bound, errors
+    /// and durability (and the same bytes on disk), but the memory tail keeps a reference to
+    /// `payload` instead of a copy. Preferable when the record is built for the queue anyway
+    /// (`Bytes::from(vec)` costs nothing). The tail charges `payload.len()`: a slice of a
+    /// larger buffer keeps all of it alive until read.
+    pub fn append_bytes(&self, payload: Bytes) -> Result<Seq, QueueError> {
+        let payloads = std::slice::from_ref(&payload);
+        let batch = self.check_sizes(payloads)?;
+        let cached = self.tail_copy(&payload, Bytes::clone);
+        self.write_checked(payloads, batch, std::slice::from_ref(&cached))
+    }
+
+    /// Writes records whose sizes were checked, unless the bound refuses them.
+    fn write_checked<P: AsRef<[u8]>>(
+        &self,
+        payloads: &[P],
+        batch: BatchSize,
+        cached: &[Option<Bytes>],
+    ) -> Result<Seq, QueueError> {
         let first = {
             let mut state = self.lock();
             if let Err(err) = state.check_room(batch.bytes) {
@@ -451,16 +505,78 @@ impl Queue {
                 self.count_refused(batch);
                 return Err(err);
             }
-            state.write_records(payloads)?
+            state.write_records(payloads, cached)?
         };
         self.appended(batch);
         Ok(first)
     }
 
+    /// Whether a payload of `len` bytes would go into the memory tail.
+    fn caches(&self, len: usize) -> bool {
+        let budget = self.shared.tail_budget.load(Ordering::Relaxed);
+        budget > 0 && tail::cost(len) <= budget
+    }
+
+    /// The tail copy of a single record, if the tail takes it.
+    fn tail_copy<P: AsRef<[u8]> + ?Sized>(
+        &self,
+        payload: &P,
+        copy: impl FnOnce(&P) -> Bytes,
+    ) -> Option<Bytes> {
+        self.caches(payload.as_ref().len()).then(|| copy(payload))
+    }
+
+    /// The tail copies for a batch (empty when the tail is off): only the newest records that
+    /// fit the budget together, since older ones would be evicted by the newer ones at once.
+    fn tail_copies<P: AsRef<[u8]>>(
+        &self,
+        payloads: &[P],
+        copy: impl Fn(&P) -> Bytes,
+    ) -> Vec<Option<Bytes>> {
+        let budget = self.shared.tail_budget.load(Ordering::Relaxed);
+        if budget == 0 {
+            return Vec::new();
+        }
+        let mut cached = vec![None; payloads.len()];
+        let mut used = 0usize;
+        for (slot, payload) in cached.iter_mut().zip(payloads).rev() {
+            used = used.saturating_add(tail::cost(payload.as_ref().len()));
+            if used > budget {
+                break;
+            }
+            *slot = Some(copy(payload));
+        }
+        cached
+    }
+
     /// Appends one record, first discarding the oldest unacknowledged records if that is what
     /// it takes to stay within `max_bytes` (for writers whose overflow policy is drop-oldest).
     pub fn append_dropping_oldest(&self, payload: &[u8]) -> Result<(Seq, DropReport), QueueError> {
-        let batch = self.check_sizes(std::slice::from_ref(&payload))?;
+        let payloads = std::slice::from_ref(&payload);
+        let batch = self.check_sizes(payloads)?;
+        let cached = self.tail_copy(payload, Bytes::copy_from_slice);
+        self.write_dropping_oldest(payloads, batch, std::slice::from_ref(&cached))
+    }
+
+    /// [`Queue::append_dropping_oldest`] of a payload held as [`Bytes`]; see
+    /// [`Queue::append_bytes`] for what that changes (only memory, never the file).
+    pub fn append_bytes_dropping_oldest(
+        &self,
+        payload: Bytes,
+    ) -> Result<(Seq, DropReport), QueueError> {
+        let payloads = std::slice::from_ref(&payload);
+        let batch = self.check_sizes(payloads)?;
+        let cached = self.tail_copy(&payload, Bytes::clone);
+        self.write_dropping_oldest(payloads, batch, std::slice::from_ref(&cached))
+    }
+
+    /// Writes one size-checked record, dropping the oldest records first if needed.
+    fn write_dropping_oldest<P: AsRef<[u8]>>(
+        &self,
+        payload: &[P],
+        batch: BatchSize,
+        cached: &[Option<Bytes>],
+    ) -> Result<(Seq, DropReport), QueueError> {
         let (seq, dropped) = {
             let mut state = self.lock();
             let over = state
@@ -477,10 +593,7 @@ impl Queue {
                 self.count_refused(batch);
                 return Err(err);
             }
-            (
-                state.write_records(std::slice::from_ref(&payload))?,
-                dropped,
-            )
+            (state.write_records(payload, cached)?, dropped)
         };
         self.appended(batch);
         Ok((seq, dropped))
@@ -542,8 +655,10 @@ impl Queue {
     /// payloads reach `max_bytes` (at least one record is returned if any is unread, however
     /// large). Nothing is acknowledged; see [`Queue::commit`].
     ///
-    /// Payloads are slices of a shared read buffer (about `max_bytes`, at least 64 KiB), so
-    /// keeping one record alive keeps its buffer; copy what must outlive the batch.
+    /// Payloads read from the file are slices of a shared read buffer (about `max_bytes`, at
+    /// least 64 KiB), so keeping one record alive keeps its buffer; copy what must outlive the
+    /// batch. Payloads served from the memory tail are the tail's copy (or the `Bytes` given to
+    /// [`Queue::append_bytes`]).
     pub fn read_batch(
         &self,
         max_records: usize,
@@ -560,7 +675,8 @@ impl Queue {
         let mut batch = Batch::new(max_records, max_bytes);
         loop {
             // (a separate statement, so the state lock is released before reading)
-            let plan = self.lock().plan_read(&batch);
+            // Records in the memory tail are taken here, under the lock, without any I/O.
+            let plan = self.lock().plan_read(&mut batch);
             let Some(mut plan) = plan else {
                 break;
             };
@@ -591,8 +707,32 @@ impl Queue {
     }
 
     /// Makes records that were read but not committed readable again, from the oldest.
+    /// (They are read from the file again: the memory tail only holds unread records.)
     pub fn rewind(&self) {
         self.lock().rewind();
+    }
+
+    /// Sets the memory tail budget: up to this many bytes (payloads plus a small per-record
+    /// overhead) of appended, not yet read records are also kept in memory, so that
+    /// `read_batch` hands them out without reading the file. When full, the oldest cached
+    /// records are evicted (they are read from the file, as is everything else not cached).
+    /// 0 (the default) turns the tail off and frees it. [`DEFAULT_MEMORY_TAIL_BYTES`] suits
+    /// a writer's queue.
+    ///
+    /// Nothing else changes: records are acknowledged by appends only once they are in the
+    /// file, the file is byte for byte the same, `read_batch` returns the same records in the
+    /// same batches. The one difference: a cached record is not checked against the file, so
+    /// damage done to the file behind the queue's back after the append goes unnoticed for it
+    /// (it is delivered intact, where the file alone would have lost it).
+    pub fn set_memory_tail_bytes(&self, bytes: usize) {
+        let mut state = self.lock();
+        state.tail.set_budget(bytes);
+        self.shared.tail_budget.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The memory tail budget (see [`Queue::set_memory_tail_bytes`]).
+    pub fn memory_tail_bytes(&self) -> usize {
+        self.shared.tail_budget.load(Ordering::Relaxed)
     }
 
     /// Discards the oldest unacknowledged records (read or not) until at least `bytes` framed
@@ -727,3 +867,5 @@ fn spawn_fsync_thread(
 
 #[cfg(test)]
 mod parts_tests;
+#[cfg(test)]
+mod tail_tests;

@@ -15,6 +15,7 @@ use super::format::{
     decode_frame_header, encode_frame, encode_frame_header, encode_segment_header, frame_crc,
     frame_crc_parts, segment_file_name, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
+use super::tail::{MemoryTail, TailEntry};
 use super::{io_err, DropReport, FsyncPolicy, QueueError, QueueOptions, QueueStats, Seq};
 
 /// Smallest read issued by `read_batch`; small batches still read ahead this much so that
@@ -91,6 +92,8 @@ pub(super) struct State {
     pub pending_records: u64,
     cursor: CursorWriter,
     frame_buf: Vec<u8>,
+    /// Copies of unread records, read instead of the file (see `tail`). Starts empty.
+    pub tail: MemoryTail,
     /// Data written since the last fsync (only tracked for `FsyncPolicy::Interval`).
     pub dirty: bool,
 }
@@ -122,6 +125,7 @@ impl State {
             pending_records,
             cursor,
             frame_buf: Vec::new(),
+            tail: MemoryTail::new(0),
             dirty: false,
         }
     }
@@ -186,7 +190,14 @@ impl State {
     /// per `WRITE_GROUP_BYTES`): once a call returns, its records are in the OS page cache and
     /// survive the death of this process. If a write fails, the records of earlier calls stay
     /// (they will be delivered), the failed call is rolled back, and the error is returned.
-    pub fn write_records<P: AsRef<[u8]>>(&mut self, payloads: &[P]) -> Result<Seq, QueueError> {
+    ///
+    /// `cached` is either empty or holds, per payload, the copy to keep in the memory tail
+    /// (`None`: not cached). A copy enters the tail only once its frame is in the file.
+    pub fn write_records<P: AsRef<[u8]>>(
+        &mut self,
+        payloads: &[P],
+        cached: &[Option<Bytes>],
+    ) -> Result<Seq, QueueError> {
         let first_seq = self.next_seq;
         let mut next = 0;
         while next < payloads.len() {
@@ -236,6 +247,14 @@ impl State {
                     source,
                 });
             }
+            if !cached.is_empty() {
+                self.cache_written(
+                    seg_first,
+                    start_len,
+                    &payloads[next..next + group_records as usize],
+                    &cached[next..next + group_records as usize],
+                );
+            }
             let seg = &mut self.segments[last];
             seg.len = group_len;
             seg.records += group_records;
@@ -264,8 +283,12 @@ impl State {
     /// Same contract as [`State::write_records`] for one record, but the payload is never
     /// gathered into `frame_buf`: the frame header and the parts go to the file with vectored
     /// writes, so a multi-megabyte record costs no extra copy (nor the page faults of a fresh
-    /// buffer that size).
-    pub fn write_record_parts(&mut self, parts: &[&[u8]]) -> Result<Seq, QueueError> {
+    /// buffer that size). `cached` is the copy for the memory tail, if any.
+    pub fn write_record_parts(
+        &mut self,
+        parts: &[&[u8]],
+        cached: Option<Bytes>,
+    ) -> Result<Seq, QueueError> {
         let payload_len: usize = parts.iter().map(|p| p.len()).sum();
         let frame_len = FRAME_HEADER_LEN + payload_len as u64;
         let last = self.last_index();
@@ -294,6 +317,14 @@ impl State {
             });
         }
         let seq = self.next_seq;
+        if let Some(payload) = cached {
+            self.tail.push(TailEntry {
+                seq,
+                seg_first,
+                offset: start_len,
+                payload,
+            });
+        }
         let seg = &mut self.segments[last];
         seg.len = start_len + frame_len;
         seg.records += 1;
@@ -312,6 +343,28 @@ impl State {
             }
         }
         Ok(seq)
+    }
+
+    /// Puts copies of records just written into the memory tail: the group starts at byte
+    /// `offset` of segment `seg_first` with sequence `next_seq`.
+    fn cache_written<P: AsRef<[u8]>>(
+        &mut self,
+        seg_first: Seq,
+        mut offset: u64,
+        payloads: &[P],
+        cached: &[Option<Bytes>],
+    ) {
+        for (i, (payload, copy)) in payloads.iter().zip(cached).enumerate() {
+            if let Some(copy) = copy {
+                self.tail.push(TailEntry {
+                    seq: self.next_seq + i as u64,
+                    seg_first,
+                    offset,
+                    payload: copy.clone(),
+                });
+            }
+            offset += FRAME_HEADER_LEN + payload.as_ref().len() as u64;
+        }
     }
 
     /// Closes the current segment and starts a new one at `next_seq`.
@@ -351,9 +404,12 @@ impl State {
 
     // ---- read ---------------------------------------------------------------------------
 
-    /// What the next chunk of a batch should be, or `None` when the reader has caught up.
-    /// The file is then read without holding the state lock (see `Queue::read_batch`).
-    pub fn plan_read(&mut self, batch: &Batch) -> Option<ReadPlan> {
+    /// Takes the records at the read cursor that are in the memory tail, then says what the
+    /// next chunk of the file should be, or `None` when the batch is full or the reader has
+    /// caught up. The file is then read without holding the state lock (see
+    /// `Queue::read_batch`).
+    pub fn plan_read(&mut self, batch: &mut Batch) -> Option<ReadPlan> {
+        self.take_from_tail(batch);
         if batch.is_full() {
             return None;
         }
@@ -363,7 +419,12 @@ impl State {
         if self.read.offset >= seg.len {
             return None; // caught up with the writer
         }
-        let avail = seg.len - self.read.offset;
+        // Stop the chunk where cached records begin: those are taken from memory next time.
+        let cached_from = match self.tail.front() {
+            Some(e) if e.seg_first == seg.first_seq && e.offset > self.read.offset => e.offset,
+            _ => seg.len,
+        };
+        let avail = cached_from.min(seg.len) - self.read.offset;
         let budget = batch.max_bytes.saturating_sub(batch.payload_bytes);
         Some(ReadPlan {
             pos: self.read,
@@ -371,6 +432,58 @@ impl State {
             path: self.segment_path(seg.first_seq),
             want: avail.min(budget.saturating_add(FRAME_HEADER_LEN).max(MIN_READ_CHUNK)),
         })
+    }
+
+    /// Hands out cached records for as long as the record at the read cursor is in the memory
+    /// tail, moving the cursor over their frames exactly as reading them from the file would.
+    fn take_from_tail(&mut self, batch: &mut Batch) {
+        loop {
+            if batch.is_full() {
+                return;
+            }
+            let Some(front) = self.tail.front() else {
+                return;
+            };
+            if front.seq != self.read.seq {
+                if front.seq < self.read.seq {
+                    // Read from the file meanwhile (cannot normally happen): not needed.
+                    self.tail.drop_before(self.read.seq);
+                    continue;
+                }
+                return; // the next record is not cached: it comes from the file
+            }
+            if (front.seg_first, front.offset) != (self.read.seg_first, self.read.offset) {
+                // The cursor may sit at the end of the previous segment: the same place.
+                self.read = self.normalize(self.read);
+                let Some(front) = self.tail.front() else {
+                    return;
+                };
+                if (front.seg_first, front.offset) != (self.read.seg_first, self.read.offset) {
+                    // The cache disagrees with the segment list (a bug, not data): forget it
+                    // and let the file decide.
+                    debug_assert!(false, "memory tail out of step with the read cursor");
+                    self.tail.clear();
+                    return;
+                }
+            }
+            let Some(entry) = self.tail.pop_front() else {
+                return;
+            };
+            let len = entry.payload.len() as u64;
+            let frame_len = FRAME_HEADER_LEN + len;
+            self.read = Pos {
+                seg_first: entry.seg_first,
+                offset: entry.offset + frame_len,
+                seq: entry.seq + 1,
+            };
+            self.in_flight.push_back(InFlight {
+                seq: entry.seq,
+                frame_len,
+                after: self.read,
+            });
+            batch.payload_bytes += len;
+            batch.out.push((entry.seq, entry.payload));
+        }
     }
 
     /// Takes the records of a chunk read according to `plan`, unless the read cursor moved in
@@ -461,6 +574,7 @@ impl State {
         seg.len = at.offset;
         seg.records = at.seq.saturating_sub(seg.first_seq);
         let first_seq = seg.first_seq;
+        self.tail.drop_cut(first_seq, at.seq);
         self.pending_bytes = self.pending_bytes.saturating_sub(lost_bytes);
         self.pending_records = self.pending_records.saturating_sub(lost_records);
         stats
@@ -585,6 +699,8 @@ impl State {
         if self.read.key() < self.ack.key() {
             self.read = self.ack;
         }
+        // Dropped records leave the memory tail too.
+        self.tail.drop_before(self.read.seq);
         stats
             .dropped_records
             .fetch_add(dropped.records, Ordering::Relaxed);
@@ -603,6 +719,7 @@ impl State {
         if self.read.key() < self.ack.key() {
             self.read = self.ack;
         }
+        self.tail.drop_before(self.read.seq);
         self.persist_cursor()?;
         while self.segments.len() > 1 && self.segments[0].first_seq < self.ack.seg_first {
             let first_seq = self.segments[0].first_seq;

@@ -40,6 +40,9 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// Byte budget of each signal queue's in-memory tail (see `Queue::set_memory_tail_bytes`).
+const SENDING_QUEUE_MEMORY_TAIL_BYTES: usize = 2 << 20;
+
 /// One attempt at delivering a payload over the wire. Errors say whether a retry can help:
 /// `Retryable`/`Overloaded` are retried (after their `retry_after` if given), `Permanent` is
 /// dropped.
@@ -195,6 +198,10 @@ impl Sending {
                     "sending queue: resuming data left by the previous run"
                 );
             }
+            // Consumers usually read a batch right after it was appended: serve recent ones from
+            // memory rather than read(2) + CRC of what was just written. 2 MiB per signal keeps
+            // the idle footprint small; a backlog beyond it is read from the file as before.
+            q.set_memory_tail_bytes(SENDING_QUEUE_MEMORY_TAIL_BYTES);
             Ok(Arc::new(SignalQueue {
                 signal,
                 queue: q,

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use super::scan::{eq_mask, first_set_byte, has, skip_name, word_at, LABEL_START, QUOTED_STOP};
+use super::scan::{find_any, has, skip_name, LABEL_START};
 use super::Fail;
 
 /// How strict the label-set grammar is.
@@ -90,21 +90,11 @@ pub(crate) fn scan_quoted(b: &[u8], i: usize, g: Grammar) -> Result<(Span, usize
 }
 
 /// Index of the next `"`, `\` or line break at or after `j` (or `b.len()`). Label values are
-/// the bulk of a payload, so plain runs are skipped eight bytes at a time, and a hit is
-/// returned directly rather than re-tested byte by byte.
+/// the bulk of a payload, so plain runs are skipped a block at a time (see `find_any`), and a hit
+/// is returned directly rather than re-tested byte by byte.
 #[inline(always)]
-fn quoted_stop(b: &[u8], mut j: usize) -> usize {
-    while let Some(w) = word_at(b, j) {
-        let m = eq_mask(w, b'"') | eq_mask(w, b'\\') | eq_mask(w, b'\n');
-        if m != 0 {
-            return j + first_set_byte(m);
-        }
-        j += 8;
-    }
-    while j < b.len() && !has(b[j], QUOTED_STOP) {
-        j += 1;
-    }
-    j
+fn quoted_stop(b: &[u8], j: usize) -> usize {
+    find_any(b, j, [b'"', b'\\', b'\n'])
 }
 
 /// Reads the next element of a label set. `i` is just after `{` or after the previous element.

@@ -17,9 +17,11 @@ const POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
-/// Parses a sample value; `None` when it is not a number Prometheus would accept.
-pub(crate) fn parse_value(s: &str) -> Option<f64> {
-    let v = match fast_decimal(s.as_bytes()) {
+/// Parses a sample value (the token's bytes); `None` when it is not a number Prometheus would
+/// accept. Bytes rather than `&str` so the caller need not re-check UTF-8 boundaries to slice.
+#[inline]
+pub(crate) fn parse_value(s: &[u8]) -> Option<f64> {
+    let v = match fast_decimal(s) {
         Some(v) => v,
         None => slow_float(s)?,
     };
@@ -29,41 +31,50 @@ pub(crate) fn parse_value(s: &str) -> Option<f64> {
     Some(v)
 }
 
-/// Exact for plain decimals whose digits fit 2^53 and whose decimal exponent is within ±22.
+/// Most digits a mantissa may have for the fast path: 10^19 − 1 still fits a `u64`, so the
+/// digit loops need no per-digit overflow test; the 2^53 bound is checked once afterwards.
+const MAX_FAST_DIGITS: usize = 19;
+
+/// Advances past ASCII digits from `i`, accumulating them into `mant` (wrapping: the caller
+/// bounds the digit count).
+#[inline(always)]
+fn digits(b: &[u8], mut i: usize, mant: &mut u64) -> usize {
+    while let Some(&c) = b.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        *mant = mant.wrapping_mul(10).wrapping_add(u64::from(d));
+        i += 1;
+    }
+    i
+}
+
+/// Exact for plain decimals of at most 19 digits whose value fits 2^53 and whose decimal exponent
+/// is within ±22.
 #[inline]
 fn fast_decimal(b: &[u8]) -> Option<f64> {
-    let (neg, mut i) = match b.first() {
+    let (neg, start) = match b.first() {
         Some(b'-') => (true, 1),
         Some(b'+') => (false, 1),
         _ => (false, 0),
     };
     let mut mant: u64 = 0;
-    let mut exp: i32 = 0;
-    let mut any_digit = false;
-    while i < b.len() && b[i].is_ascii_digit() {
-        mant = mant * 10 + u64::from(b[i] - b'0');
-        if mant > MAX_EXACT_MANTISSA {
-            return None;
-        }
-        any_digit = true;
-        i += 1;
+    let mut i = digits(b, start, &mut mant);
+    let mut n_digits = i - start;
+    let mut frac_digits = 0;
+    if b.get(i) == Some(&b'.') {
+        let frac_start = i + 1;
+        i = digits(b, frac_start, &mut mant);
+        frac_digits = i - frac_start;
+        n_digits += frac_digits;
     }
-    if i < b.len() && b[i] == b'.' {
-        i += 1;
-        while i < b.len() && b[i].is_ascii_digit() {
-            mant = mant * 10 + u64::from(b[i] - b'0');
-            if mant > MAX_EXACT_MANTISSA {
-                return None;
-            }
-            exp -= 1;
-            any_digit = true;
-            i += 1;
-        }
-    }
-    if !any_digit {
+    if n_digits == 0 || n_digits > MAX_FAST_DIGITS || mant > MAX_EXACT_MANTISSA {
         return None;
     }
-    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+    // At most 19, so the cast is exact.
+    let mut exp = -(frac_digits as i32);
+    if let Some(b'e' | b'E') = b.get(i) {
         i += 1;
         let eneg = match b.get(i) {
             Some(b'-') => {
@@ -113,11 +124,11 @@ fn fast_decimal(b: &[u8]) -> Option<f64> {
 /// The standard library parser, with Go's out-of-range rule: a finite literal too large for f64
 /// is an error rather than ±Inf.
 #[cold]
-fn slow_float(s: &str) -> Option<f64> {
+fn slow_float(s: &[u8]) -> Option<f64> {
     // Rust, like Prometheus, rejects `_` separators and hex floats, and both accept the same
     // case-insensitive `inf`/`infinity`/`nan` spellings, so only the range rule needs adding.
-    let v: f64 = s.parse().ok()?;
-    if v.is_infinite() && !s.bytes().any(|c| c == b'i' || c == b'I') {
+    let v: f64 = std::str::from_utf8(s).ok()?.parse().ok()?;
+    if v.is_infinite() && !s.iter().any(|&c| c == b'i' || c == b'I') {
         return None;
     }
     Some(v)
@@ -143,7 +154,7 @@ pub(crate) fn parse_prom_timestamp(b: &[u8]) -> Option<i64> {
 /// which avoids the off-by-one a binary `ts * 1000` can produce.
 pub(crate) fn parse_om_timestamp(s: &str) -> Option<i64> {
     exact_seconds_to_ms(s.as_bytes()).or_else(|| {
-        let v = parse_value(s)?;
+        let v = parse_value(s.as_bytes())?;
         if !v.is_finite() {
             return None;
         }
@@ -220,10 +231,21 @@ mod tests {
             "2.5e+10",
             "1e0",
             "0e400",
+            // Around the fast path's 19-digit limit (and past it, through the slow path).
+            "1234567890123456789",
+            "123456789012345678",
+            "0.0000000000000000001",
+            "0.00000000000000000001",
+            "00000000000000000000001",
+            "123456789012345678901234",
+            "9007199254740992.0",
+            "900719925474099.25",
+            "1.5e-0",
+            "25e-3",
         ];
         for c in cases {
             let want: f64 = c.parse().unwrap();
-            let got = parse_value(c).unwrap();
+            let got = parse_value(c.as_bytes()).unwrap();
             assert_eq!(got.to_bits(), want.to_bits(), "{c}");
         }
     }
@@ -259,20 +281,20 @@ mod tests {
             if want.is_nan() || want.is_infinite() {
                 continue;
             }
-            let got = parse_value(&text).unwrap_or_else(|| panic!("{text}"));
+            let got = parse_value(text.as_bytes()).unwrap_or_else(|| panic!("{text}"));
             assert_eq!(got.to_bits(), want.to_bits(), "{text}");
         }
     }
 
     #[test]
     fn slow_path_and_specials() {
-        assert_eq!(parse_value("9007199254740993"), Some(9007199254740993f64));
-        assert_eq!(parse_value("1e23"), Some(1e23));
-        assert_eq!(parse_value("+Inf"), Some(f64::INFINITY));
-        assert_eq!(parse_value("-Inf"), Some(f64::NEG_INFINITY));
-        assert_eq!(parse_value("inf"), Some(f64::INFINITY));
-        assert_eq!(parse_value("NaN").map(f64::to_bits), Some(NORMAL_NAN_BITS));
-        assert_eq!(parse_value("nan").map(f64::to_bits), Some(NORMAL_NAN_BITS));
+        assert_eq!(parse_value(b"9007199254740993"), Some(9007199254740993f64));
+        assert_eq!(parse_value(b"1e23"), Some(1e23));
+        assert_eq!(parse_value(b"+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_value(b"-Inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_value(b"inf"), Some(f64::INFINITY));
+        assert_eq!(parse_value(b"NaN").map(f64::to_bits), Some(NORMAL_NAN_BITS));
+        assert_eq!(parse_value(b"nan").map(f64::to_bits), Some(NORMAL_NAN_BITS));
     }
 
     #[test]
@@ -281,7 +303,7 @@ mod tests {
             "", "-", ".", "e5", "1e", "1_2", "0x1p-3", "0x10", "true", "1z", "1 ", "1e400",
             "-1e400", "1..2", "++1",
         ] {
-            assert_eq!(parse_value(c), None, "{c:?}");
+            assert_eq!(parse_value(c.as_bytes()), None, "{c:?}");
         }
     }
 

@@ -508,8 +508,10 @@ impl<'a> Parser<'a> {
         })
     }
 
+    #[inline(always)]
     fn value_at(&self, from: usize, to: usize) -> Result<f64, Fail> {
-        parse_value(self.slice(from, to)).ok_or_else(|| Fail::at(from, "invalid sample value"))
+        let token = self.body.as_bytes().get(from..to).unwrap_or_default();
+        parse_value(token).ok_or(Fail::at(from, "invalid sample value"))
     }
 
     #[inline(always)]

@@ -262,6 +262,31 @@ mod tests {
         );
     }
 
+    /// Label values of every length around the 8/16/32-byte scan steps, holding a quote, a
+    /// backslash, a brace, a comma or a line break at every position, on short and long lines,
+    /// at the end of the input with and without a final line break: both paths agree.
+    #[test]
+    fn fast_and_full_paths_agree_across_scan_blocks() {
+        let specials = ["\\\"", "\\\\", "}", "{", ",", "\\n", "=", "\n"];
+        let mut checked = 0;
+        for len in 0..40 {
+            for at in 0..=len {
+                for special in specials {
+                    let mut value = "v".repeat(len);
+                    value.insert_str(at, special);
+                    for (prefix, suffix) in [("", ""), ("a{b=\"c\"} 1\n", "\n"), ("x 2\n", "")] {
+                        let body = format!("{prefix}m{{l=\"{value}\",k=\"w\"}} 3{suffix}");
+                        assert_agree(&body, Format::PrometheusText004, &body);
+                        let body = format!("{prefix}m{{l=\"{value}\"}} 4\n# EOF\n");
+                        assert_agree(&body, Format::OpenMetrics100, &body);
+                        checked += 2;
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000);
+    }
+
     #[test]
     fn raw_sample_stays_small() {
         // Moving the 128-byte `Entry` out of the iterator was a measurable cost.

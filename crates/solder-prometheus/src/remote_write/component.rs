@@ -13,8 +13,11 @@ use super::client::{ClientOptions, RemoteWriteClient};
 use super::metrics::Metrics;
 use super::record::encode_record;
 use super::sender::{EndpointMetrics, EndpointSender, MetadataSettings, MetadataStore, Settings};
+use bytes::Bytes;
 use solder_core::consume::ConsumeError;
-use solder_core::queue::{FsyncPolicy, Queue, QueueError, QueueOptions, DEFAULT_SEGMENT_BYTES};
+use solder_core::queue::{
+    FsyncPolicy, Queue, QueueError, QueueOptions, DEFAULT_MEMORY_TAIL_BYTES, DEFAULT_SEGMENT_BYTES,
+};
 use solder_core::signals::metrics::{metrics_receiver_value, MetricsBatch, MetricsReceiver};
 use solder_core::{
     AnyArgs, BoxFuture, Component, ComponentError, ComponentOptions, TypedComponent,
@@ -157,6 +160,9 @@ fn open_queue(
             report.corrupt_records
         ));
     }
+    // The sender usually reads a record milliseconds after it was appended: keep recent ones in
+    // memory so that read is not a read(2) + CRC check of what was just written.
+    queue.set_memory_tail_bytes(DEFAULT_MEMORY_TAIL_BYTES);
     Ok(queue)
 }
 
@@ -299,11 +305,12 @@ impl MetricsReceiver for Receiver {
         let record = if batch.is_empty() {
             None
         } else {
-            Some(encode_record(&batch))
+            Some(Bytes::from(encode_record(&batch)))
         };
         for ep in shared.endpoints().iter() {
             let Some(record) = &record else { break };
-            match ep.queue.append_dropping_oldest(record) {
+            // Every endpoint's memory tail shares the one buffer.
+            match ep.queue.append_bytes_dropping_oldest(record.clone()) {
                 Ok((_, dropped)) => {
                     if dropped.records > 0 {
                         ep.metrics
