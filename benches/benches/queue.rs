@@ -30,6 +30,16 @@ fn open_queue(dir: &std::path::Path) -> Queue {
     queue
 }
 
+/// A queue in a fresh temporary directory with a memory tail of `tail_bytes` (0: off). Bind
+/// it as `let (_dir, queue) = ...`: the directory is declared first, so it is dropped (and
+/// deleted) after the queue.
+fn queue_with_tail(tail_bytes: usize) -> (tempfile::TempDir, Queue) {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = open_queue(dir.path());
+    queue.set_memory_tail_bytes(tail_bytes);
+    (dir, queue)
+}
+
 fn record(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + 3) as u8).collect()
 }
@@ -140,9 +150,7 @@ fn bench_append_read_fresh(c: &mut Criterion) {
     let mut group = c.benchmark_group("queue/append_read_fresh");
     for (mode, tail) in TAIL_MODES {
         for (name, len) in SIZES {
-            let dir = tempfile::tempdir().unwrap();
-            let queue = open_queue(dir.path());
-            queue.set_memory_tail_bytes(tail);
+            let (_dir, queue) = queue_with_tail(tail);
             let payload = record(len);
             group.throughput(Throughput::Bytes(len as u64));
             group.bench_function(BenchmarkId::new(mode, name), |b| {
@@ -165,9 +173,7 @@ fn bench_append_read_fresh(c: &mut Criterion) {
 fn bench_append_bytes_read_fresh(c: &mut Criterion) {
     let mut group = c.benchmark_group("queue/append_bytes_read_fresh");
     for (name, len) in SIZES {
-        let dir = tempfile::tempdir().unwrap();
-        let queue = open_queue(dir.path());
-        queue.set_memory_tail_bytes(DEFAULT_MEMORY_TAIL_BYTES);
+        let (_dir, queue) = queue_with_tail(DEFAULT_MEMORY_TAIL_BYTES);
         let payload = bytes::Bytes::from(record(len));
         group.throughput(Throughput::Bytes(len as u64));
         group.bench_function(BenchmarkId::new("tail", name), |b| {
@@ -189,9 +195,7 @@ fn bench_append_parts_read_one(c: &mut Criterion) {
     let mut group = c.benchmark_group("queue/append_parts_read_one");
     for (mode, tail) in TAIL_MODES {
         for (name, len) in SIZES {
-            let dir = tempfile::tempdir().unwrap();
-            let queue = open_queue(dir.path());
-            queue.set_memory_tail_bytes(tail);
+            let (_dir, queue) = queue_with_tail(tail);
             let body = record(len);
             let header = 7u64.to_le_bytes();
             group.throughput(Throughput::Bytes(len as u64));
@@ -213,9 +217,7 @@ fn bench_append_parts_read_one(c: &mut Criterion) {
 fn bench_append_tail_backlog(c: &mut Criterion) {
     let mut group = c.benchmark_group("queue/append_tail_backlog");
     for (name, len) in SIZES {
-        let dir = tempfile::tempdir().unwrap();
-        let queue = open_queue(dir.path());
-        queue.set_memory_tail_bytes(DEFAULT_MEMORY_TAIL_BYTES);
+        let (_dir, queue) = queue_with_tail(DEFAULT_MEMORY_TAIL_BYTES);
         let payload = record(len);
         let per_pass = (RECLAIM_EVERY_BYTES / len) as u64;
         group.throughput(Throughput::Bytes(len as u64));

@@ -6,7 +6,7 @@
 //!
 //! Usage (after `cargo build --release -p solder`):
 //!   cargo run --release -p solder-benches --bin otlp-load -- [--solder target/release/solder]
-//!     [--attributes] [--compression none|gzip] [--rate SPANS_PER_S (0 = flat out)]
+//!     [--attributes] [--no-queue] [--compression none|gzip] [--rate SPANS_PER_S (0 = flat out)]
 //!     [--duration 15] [--warmup 3] [--connections 4] [--batch 500]
 //!     [--solder-cpu 0] [--load-cpu 1]
 //! Prints one human summary and one JSON line.
@@ -26,6 +26,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 struct Opts {
     solder: String,
     attributes: bool,
+    /// `sending_queue { enabled = false }`: the exporter sends synchronously, no durable queue.
+    no_queue: bool,
     gzip: bool,
     rate: u64,
     duration: u64,
@@ -53,6 +55,7 @@ fn parse() -> Result<Opts, BoxError> {
     Ok(Opts {
         solder: get("solder", "target/release/solder"),
         attributes: flags.iter().any(|f| f == "attributes"),
+        no_queue: flags.iter().any(|f| f == "no-queue"),
         gzip: match get("compression", "none").as_str() {
             "none" => false,
             "gzip" => true,
@@ -72,7 +75,8 @@ fn free_port() -> Result<u16, BoxError> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn config(grpc: u16, sink: u16, attributes: bool, gzip: bool) -> String {
+fn config(grpc: u16, sink: u16, o: &Opts) -> String {
+    let (attributes, gzip) = (o.attributes, o.gzip);
     let first = if attributes {
         "otelcol.processor.attributes.a.input"
     } else {
@@ -109,6 +113,11 @@ otelcol.processor.attributes "a" {
         ""
     };
     let compression = if gzip { "gzip" } else { "none" };
+    let queue = if o.no_queue {
+        "\n  sending_queue {\n    enabled = false\n  }"
+    } else {
+        ""
+    };
     format!(
         r#"
 otelcol.receiver.otlp "in" {{
@@ -136,7 +145,7 @@ otelcol.exporter.otlp "out" {{
     tls {{
       insecure = true
     }}
-  }}
+  }}{queue}
 }}
 "#
     )
@@ -215,7 +224,7 @@ async fn run(o: Opts) -> Result<(), BoxError> {
     let grpc_port = free_port()?;
     let admin_port = free_port()?;
     let cfg = dir.path().join("config.alloy");
-    std::fs::write(&cfg, config(grpc_port, sink_port, o.attributes, o.gzip))?;
+    std::fs::write(&cfg, config(grpc_port, sink_port, &o))?;
     let child = Command::new("taskset")
         .args(["-c", &o.solder_cpu, &o.solder, "run"])
         .arg(&cfg)
@@ -243,6 +252,9 @@ async fn run(o: Opts) -> Result<(), BoxError> {
     }
     let idle_rss = status_kib(pid, "VmRSS:");
 
+    // Encoded size per span, so spans/s can be read as bytes/s through the agent.
+    let bytes_per_span =
+        generator::encode(&generator::template(o.batch, 0)).len() as f64 / o.batch.max(1) as f64;
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
@@ -341,8 +353,13 @@ async fn run(o: Opts) -> Result<(), BoxError> {
     println!(
         "pipeline={} compression={} target_rate={} : {:.0} spans/s received, solder CPU {:.1}% of a core \
          => {:.0} spans/s per solder core; latency p50 {:.1} ms p99 {:.1} ms; RSS idle {:.1} MiB, \
-         steady {:.1} MiB, peak {:.1} MiB; sent {} received {} errors {}",
-        if o.attributes { "receiver>attributes>batch>exporter" } else { "receiver>batch>exporter" },
+         steady {:.1} MiB, peak {:.1} MiB; sent {} received {} errors {}; {:.0} B per span \
+         ({:.1} MB/s)",
+        match (o.attributes, o.no_queue) {
+            (true, _) => "receiver>attributes>batch>exporter",
+            (false, false) => "receiver>batch>exporter",
+            (false, true) => "receiver>batch>exporter(no sending_queue)",
+        },
         if o.gzip { "gzip" } else { "none" },
         o.rate,
         rate,
@@ -356,6 +373,8 @@ async fn run(o: Opts) -> Result<(), BoxError> {
         total_sent,
         total_recv,
         errors.load(Ordering::Relaxed),
+        bytes_per_span,
+        rate * bytes_per_span / 1e6,
     );
     println!(
         "{{\"attributes\":{},\"gzip\":{},\"target_rate\":{},\"spans_per_s\":{:.0},\"solder_cpu\":{:.4},\

@@ -10,6 +10,10 @@ pub mod queue;
 pub mod relabel;
 pub mod signals;
 pub mod tls;
+// Helpers shared by the tests of several crates (e.g. a deterministic RNG); not part of the
+// component contract, hence hidden from the docs.
+#[doc(hidden)]
+pub mod testing;
 
 pub use component::{
     AnyArgs, BoxFuture, Component, ComponentBuilder, ComponentError, ComponentOptions, ExportSink,

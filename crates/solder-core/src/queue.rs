@@ -430,22 +430,7 @@ impl Queue {
     /// assembled from a header and a body this saves a copy of the whole record.
     pub fn append_parts(&self, parts: &[&[u8]]) -> Result<Seq, QueueError> {
         let total: usize = parts.iter().map(|p| p.len()).sum();
-        let limit = self
-            .shared
-            .opts
-            .max_bytes
-            .min(FRAME_OVERHEAD + u64::from(u32::MAX));
-        let batch = BatchSize {
-            records: 1,
-            bytes: FRAME_OVERHEAD + total as u64,
-        };
-        if batch.bytes > limit {
-            self.count_refused(batch);
-            return Err(QueueError::RecordTooLarge {
-                size: batch.bytes,
-                limit,
-            });
-        }
+        let batch = self.check_record(total)?;
         // The tail needs the record in one piece: one copy, made before taking the lock.
         let cached = self.caches(total).then(|| {
             let mut joined = Vec::with_capacity(total);
@@ -454,6 +439,17 @@ impl Queue {
             }
             Bytes::from(joined)
         });
+        self.write_parts_checked(parts, batch, cached)
+    }
+
+    /// Writes one size-checked record given in parts (one `writev`, no frame buffer), unless
+    /// the bound refuses it.
+    fn write_parts_checked(
+        &self,
+        parts: &[&[u8]],
+        batch: BatchSize,
+        cached: Option<Bytes>,
+    ) -> Result<Seq, QueueError> {
         let seq = {
             let mut state = self.lock();
             if let Err(err) = state.check_room(batch.bytes) {
@@ -481,14 +477,16 @@ impl Queue {
 
     /// [`Queue::append`] of a payload the caller already holds as [`Bytes`]: same bound, errors
     /// and durability (and the same bytes on disk), but the memory tail keeps a reference to
-    /// `payload` instead of a copy. Preferable when the record is built for the queue anyway
-    /// (`Bytes::from(vec)` costs nothing). The tail charges `payload.len()`: a slice of a
-    /// larger buffer keeps all of it alive until read.
+    /// `payload` instead of a copy, even one larger than its whole budget when the reader has
+    /// read everything before it (then alone, so the tail holds at most one such record). Preferable when the record is built for the queue
+    /// anyway (`Bytes::from(vec)` costs nothing). The tail charges `payload.len()`: a slice of
+    /// a larger buffer keeps all of it alive until read.
     pub fn append_bytes(&self, payload: Bytes) -> Result<Seq, QueueError> {
-        let payloads = std::slice::from_ref(&payload);
-        let batch = self.check_sizes(payloads)?;
-        let cached = self.tail_copy(&payload, Bytes::clone);
-        self.write_checked(payloads, batch, std::slice::from_ref(&cached))
+        let batch = self.check_record(payload.len())?;
+        let cached = self.tail_ref(&payload);
+        // Written as frame header + payload in one `writev`: no frame buffer copy of what may
+        // be megabytes.
+        self.write_parts_checked(&[&payload], batch, cached)
     }
 
     /// Writes records whose sizes were checked, unless the bound refuses them.
@@ -511,7 +509,13 @@ impl Queue {
         Ok(first)
     }
 
-    /// Whether a payload of `len` bytes would go into the memory tail.
+    /// The tail's reference to a payload the caller handed over: kept whatever its size (see
+    /// `MemoryTail::push`), since holding it costs no copy.
+    fn tail_ref(&self, payload: &Bytes) -> Option<Bytes> {
+        (self.shared.tail_budget.load(Ordering::Relaxed) > 0).then(|| payload.clone())
+    }
+
+    /// Whether a copy of a payload of `len` bytes would go into the memory tail.
     fn caches(&self, len: usize) -> bool {
         let budget = self.shared.tail_budget.load(Ordering::Relaxed);
         budget > 0 && tail::cost(len) <= budget
@@ -566,7 +570,7 @@ impl Queue {
     ) -> Result<(Seq, DropReport), QueueError> {
         let payloads = std::slice::from_ref(&payload);
         let batch = self.check_sizes(payloads)?;
-        let cached = self.tail_copy(&payload, Bytes::clone);
+        let cached = self.tail_ref(&payload);
         self.write_dropping_oldest(payloads, batch, std::slice::from_ref(&cached))
     }
 
@@ -601,30 +605,36 @@ impl Queue {
 
     /// Framed size of a batch; refuses (and counts) records that could never be stored.
     fn check_sizes<P: AsRef<[u8]>>(&self, payloads: &[P]) -> Result<BatchSize, QueueError> {
-        let limit = self
-            .shared
-            .opts
-            .max_bytes
-            .min(FRAME_OVERHEAD + u64::from(u32::MAX));
         let mut batch = BatchSize {
             records: payloads.len() as u64,
             bytes: 0,
         };
         for payload in payloads {
-            let frame_len = FRAME_OVERHEAD + payload.as_ref().len() as u64;
-            if frame_len > limit {
-                self.count_refused(BatchSize {
-                    records: 1,
-                    bytes: frame_len,
-                });
-                return Err(QueueError::RecordTooLarge {
-                    size: frame_len,
-                    limit,
-                });
-            }
-            batch.bytes += frame_len;
+            batch.bytes += self.check_record(payload.as_ref().len())?.bytes;
         }
         Ok(batch)
+    }
+
+    /// The size of one record's frame, or the refusal (counted) of a record that could never
+    /// fit the bound.
+    fn check_record(&self, len: usize) -> Result<BatchSize, QueueError> {
+        let limit = self
+            .shared
+            .opts
+            .max_bytes
+            .min(FRAME_OVERHEAD + u64::from(u32::MAX));
+        let frame = BatchSize {
+            records: 1,
+            bytes: FRAME_OVERHEAD + len as u64,
+        };
+        if frame.bytes > limit {
+            self.count_refused(frame);
+            return Err(QueueError::RecordTooLarge {
+                size: frame.bytes,
+                limit,
+            });
+        }
+        Ok(frame)
     }
 
     fn count_refused(&self, batch: BatchSize) {

@@ -5,26 +5,8 @@
 
 use std::path::Path;
 
+use solder_core::testing::Rng;
 use solder_prometheus::exposition::{Entry, Format, Parser};
-
-/// xorshift64*: tiny, deterministic, no dependencies.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-}
 
 /// Bytes that matter to the grammar, plus troublesome UTF-8 and control bytes.
 const INTERESTING: &[&[u8]] = &[
@@ -76,7 +58,7 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
         match rng.below(7) {
             0 if len > 0 => {
                 let i = rng.below(len);
-                data[i] = rng.next() as u8;
+                data[i] = rng.next_u64() as u8;
             }
             1 => {
                 let i = rng.below(len + 1);
@@ -189,7 +171,7 @@ fn mutated_corpus_never_panics() {
         .collect();
     seeds.sort();
     assert!(seeds.len() >= 40);
-    let mut rng = Rng(0x5eed_1234_abcd_9876);
+    let mut rng = Rng::new(0x5eed_1234_abcd_9876);
     let rounds = std::env::var("EXPOSITION_FUZZ_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -71,6 +71,14 @@ struct InFlight {
     after: Pos,
 }
 
+/// Where an append goes: segment `idx` (the last one, starting at `seg_first`), whose valid
+/// data ends at `start_len` before the append.
+struct AppendAt {
+    idx: usize,
+    seg_first: Seq,
+    start_len: u64,
+}
+
 pub(super) struct State {
     pub dir: PathBuf,
     pub opts: QueueOptions,
@@ -202,20 +210,11 @@ impl State {
         let mut next = 0;
         while next < payloads.len() {
             let first_frame = FRAME_HEADER_LEN + payloads[next].as_ref().len() as u64;
-            let last = self.last_index();
-            let active_len = self.segments[last].len;
-            let has_records = active_len > SEGMENT_HEADER_LEN;
-            if self.active_sealed
-                || (has_records && active_len + first_frame > self.opts.segment_bytes)
-            {
-                self.roll()?;
-            }
-            let last = self.last_index();
-            let start_len = self.segments[last].len;
+            let at = self.append_target(first_frame)?;
 
             // The group: at least one record, then as many as fit in the segment.
             self.frame_buf.clear();
-            let mut group_len = start_len;
+            let mut group_len = at.start_len;
             let mut group_records = 0u64;
             for payload in &payloads[next..] {
                 let payload = payload.as_ref();
@@ -234,45 +233,18 @@ impl State {
             if self.frame_buf.capacity() > FRAME_BUF_KEEP {
                 self.frame_buf = Vec::new();
             }
-            let seg_first = self.segments[last].first_seq;
-            if let Err(source) = written {
-                // Undo a partial write so the segment stays a clean sequence of frames; if
-                // even that fails, never append to this file again.
-                if self.active.set_len(start_len).is_err() {
-                    self.active_sealed = true;
-                }
-                return Err(QueueError::Io {
-                    op: "append to segment",
-                    path: self.segment_path(seg_first),
-                    source,
-                });
-            }
-            if !cached.is_empty() {
-                self.cache_written(
-                    seg_first,
-                    start_len,
-                    &payloads[next..next + group_records as usize],
-                    &cached[next..next + group_records as usize],
-                );
-            }
-            let seg = &mut self.segments[last];
-            seg.len = group_len;
-            seg.records += group_records;
-            self.next_seq += group_records;
-            self.pending_bytes += group_len - start_len;
-            self.pending_records += group_records;
+            let group = next..next + group_records as usize;
+            let copies = if cached.is_empty() {
+                &[]
+            } else {
+                &cached[group.clone()]
+            };
+            let copies = payloads[group]
+                .iter()
+                .zip(copies)
+                .map(|(payload, copy)| (payload.as_ref().len(), copy.clone()));
+            self.finish_append(&at, written, group_len, group_records, copies)?;
             next += group_records as usize;
-            match self.opts.fsync {
-                FsyncPolicy::Never => {}
-                FsyncPolicy::Interval(_) => self.dirty = true,
-                FsyncPolicy::Always => {
-                    self.active.sync_data().map_err(|source| QueueError::Io {
-                        op: "fsync segment",
-                        path: self.segment_path(seg_first),
-                        source,
-                    })?;
-                }
-            }
         }
         Ok(first_seq)
     }
@@ -291,79 +263,103 @@ impl State {
     ) -> Result<Seq, QueueError> {
         let payload_len: usize = parts.iter().map(|p| p.len()).sum();
         let frame_len = FRAME_HEADER_LEN + payload_len as u64;
+        let at = self.append_target(frame_len)?;
+        let header = encode_frame_header(payload_len as u32, frame_crc_parts(parts));
+        let mut slices = Vec::with_capacity(parts.len() + 1);
+        slices.push(io::IoSlice::new(&header));
+        slices.extend(parts.iter().map(|p| io::IoSlice::new(p)));
+        let written = write_all_vectored(&self.active, &mut slices);
+        let seq = self.next_seq;
+        let copies = std::iter::once((payload_len, cached));
+        self.finish_append(&at, written, at.start_len + frame_len, 1, copies)?;
+        Ok(seq)
+    }
+
+    /// Where the next frame of `frame_len` bytes goes: the last segment, after rolling to a new
+    /// one if it is sealed or the frame would overflow it (a segment without records takes a
+    /// frame of any size, so an oversized record still gets written).
+    fn append_target(&mut self, frame_len: u64) -> Result<AppendAt, QueueError> {
         let last = self.last_index();
         let active_len = self.segments[last].len;
         let has_records = active_len > SEGMENT_HEADER_LEN;
         if self.active_sealed || (has_records && active_len + frame_len > self.opts.segment_bytes) {
             self.roll()?;
         }
-        let last = self.last_index();
-        let start_len = self.segments[last].len;
-        let header = encode_frame_header(payload_len as u32, frame_crc_parts(parts));
-        let mut slices = Vec::with_capacity(parts.len() + 1);
-        slices.push(io::IoSlice::new(&header));
-        slices.extend(parts.iter().map(|p| io::IoSlice::new(p)));
-        let written = write_all_vectored(&self.active, &mut slices);
-        let seg_first = self.segments[last].first_seq;
+        let idx = self.last_index();
+        Ok(AppendAt {
+            idx,
+            seg_first: self.segments[idx].first_seq,
+            start_len: self.segments[idx].len,
+        })
+    }
+
+    /// Completes an append of `records` frames at `at` whose write returned `written`, the
+    /// segment now ending at `end_len` bytes. A failed write is undone and reported; a
+    /// successful one gets its copies into the memory tail (`copies`: per record, in order, its
+    /// payload length and the copy to keep, if any), is counted, and is synced as the fsync
+    /// policy asks.
+    fn finish_append(
+        &mut self,
+        at: &AppendAt,
+        written: io::Result<()>,
+        end_len: u64,
+        records: u64,
+        copies: impl IntoIterator<Item = (usize, Option<Bytes>)>,
+    ) -> Result<(), QueueError> {
         if let Err(source) = written {
-            // As in `write_records`: undo a partial write, or seal the file if that fails.
-            if self.active.set_len(start_len).is_err() {
+            // Undo a partial write so the segment stays a clean sequence of frames; if even
+            // that fails, never append to this file again.
+            if self.active.set_len(at.start_len).is_err() {
                 self.active_sealed = true;
             }
             return Err(QueueError::Io {
                 op: "append to segment",
-                path: self.segment_path(seg_first),
+                path: self.segment_path(at.seg_first),
                 source,
             });
         }
-        let seq = self.next_seq;
-        if let Some(payload) = cached {
-            self.tail.push(TailEntry {
-                seq,
-                seg_first,
-                offset: start_len,
-                payload,
-            });
-        }
-        let seg = &mut self.segments[last];
-        seg.len = start_len + frame_len;
-        seg.records += 1;
-        self.next_seq += 1;
-        self.pending_bytes += frame_len;
-        self.pending_records += 1;
+        self.cache_written(at, copies);
+        let seg = &mut self.segments[at.idx];
+        seg.len = end_len;
+        seg.records += records;
+        self.next_seq += records;
+        self.pending_bytes += end_len - at.start_len;
+        self.pending_records += records;
         match self.opts.fsync {
             FsyncPolicy::Never => {}
             FsyncPolicy::Interval(_) => self.dirty = true,
             FsyncPolicy::Always => {
                 self.active.sync_data().map_err(|source| QueueError::Io {
                     op: "fsync segment",
-                    path: self.segment_path(seg_first),
+                    path: self.segment_path(at.seg_first),
                     source,
                 })?;
             }
         }
-        Ok(seq)
+        Ok(())
     }
 
-    /// Puts copies of records just written into the memory tail: the group starts at byte
-    /// `offset` of segment `seg_first` with sequence `next_seq`.
-    fn cache_written<P: AsRef<[u8]>>(
+    /// Puts copies of records just written at `at` into the memory tail; the first has
+    /// sequence `next_seq`. `copies` gives, per record in order, its payload length (to find
+    /// where the next frame starts) and the copy to keep, if any.
+    fn cache_written(
         &mut self,
-        seg_first: Seq,
-        mut offset: u64,
-        payloads: &[P],
-        cached: &[Option<Bytes>],
+        at: &AppendAt,
+        copies: impl IntoIterator<Item = (usize, Option<Bytes>)>,
     ) {
-        for (i, (payload, copy)) in payloads.iter().zip(cached).enumerate() {
-            if let Some(copy) = copy {
-                self.tail.push(TailEntry {
-                    seq: self.next_seq + i as u64,
-                    seg_first,
+        let mut offset = at.start_len;
+        for (i, (payload_len, copy)) in copies.into_iter().enumerate() {
+            if let Some(payload) = copy {
+                let seq = self.next_seq + i as u64;
+                let entry = TailEntry {
+                    seq,
+                    seg_first: at.seg_first,
                     offset,
-                    payload: copy.clone(),
-                });
+                    payload,
+                };
+                self.tail.push(entry, seq == self.read.seq);
             }
-            offset += FRAME_HEADER_LEN + payload.as_ref().len() as u64;
+            offset += FRAME_HEADER_LEN + payload_len as u64;
         }
     }
 

@@ -9,8 +9,9 @@
 //!
 //! Entries remember where their frame sits in the file, so the read cursor can move over them
 //! exactly as if the frame had been read. They are ordered by sequence and all lie at or after
-//! the read cursor; they need not be contiguous (a record too large for the budget is simply
-//! not cached, and reading goes to the file for it).
+//! the read cursor; they need not be contiguous (a copied record too large for the budget is
+//! not cached, and reading goes to the file for it; a record handed over as `Bytes` is kept
+//! whatever its size when the reader has caught up, alone if it exceeds the budget).
 
 use std::collections::VecDeque;
 
@@ -71,16 +72,34 @@ impl MemoryTail {
     }
 
     /// Caches a record that was just written, evicting the oldest entries to make room. A
-    /// record that can never fit, or that is not newer than the newest entry (which would
-    /// break the ordering the reader relies on), is not cached.
-    pub fn push(&mut self, entry: TailEntry) {
-        let charge = cost(entry.payload.len());
-        if charge > self.budget || self.entries.back().is_some_and(|b| b.seq >= entry.seq) {
+    /// record larger than the whole budget is kept only when the reader is `caught_up` (it is
+    /// the next record to be read), and then alone: the queue offers such records only when the
+    /// caller handed over its own buffer (`append_bytes`), so the tail holds at most one record
+    /// beyond its budget, one the caller had allocated anyway, and only for as long as the
+    /// reader takes to pick it up. Behind a backlog it would be evicted unread by the next one
+    /// while keeping the caller from reusing its buffer. A record that is not newer than the
+    /// newest entry (which would break the ordering the reader relies on), or any record while
+    /// the tail is off, is not cached.
+    pub fn push(&mut self, entry: TailEntry, caught_up: bool) {
+        if self.budget == 0 || self.entries.back().is_some_and(|b| b.seq >= entry.seq) {
             return;
         }
-        self.evict_to(self.budget - charge);
+        let charge = cost(entry.payload.len());
+        if charge > self.budget && !caught_up {
+            return;
+        }
+        self.evict_to(self.budget.saturating_sub(charge));
         self.bytes += charge;
         self.entries.push_back(entry);
+    }
+
+    /// The most the tail may hold: its budget, or one record larger than that on its own.
+    #[cfg(test)]
+    pub fn holds_at_most(&self) -> usize {
+        match self.entries.front() {
+            Some(e) if self.entries.len() == 1 => self.budget.max(cost(e.payload.len())),
+            _ => self.budget,
+        }
     }
 
     pub fn front(&self) -> Option<&TailEntry> {
@@ -159,35 +178,49 @@ mod tests {
     fn evicts_oldest_first_within_the_budget() {
         let mut tail = MemoryTail::new(3 * cost(10));
         for seq in 0..5 {
-            tail.push(entry(seq, 10));
+            tail.push(entry(seq, 10), false);
             assert!(tail.bytes() <= tail.budget());
         }
         assert_eq!(tail.seqs(), [2, 3, 4]);
         assert_eq!(tail.bytes(), 3 * cost(10));
         // A larger record pushes out as many old ones as it needs.
-        tail.push(entry(5, 10 + cost(10)));
+        tail.push(entry(5, 10 + cost(10)), false);
         assert_eq!(tail.seqs(), [4, 5]);
     }
 
     #[test]
-    fn refuses_records_over_the_budget_and_out_of_order() {
+    fn keeps_a_record_over_the_budget_alone_and_refuses_out_of_order() {
         let mut tail = MemoryTail::new(cost(100));
-        tail.push(entry(0, 101));
-        assert!(tail.seqs().is_empty());
-        tail.push(entry(3, 10));
-        tail.push(entry(2, 10));
-        tail.push(entry(3, 10));
+        tail.push(entry(0, 40), false);
+        // Over the budget behind a backlog: not kept; with the reader caught up: kept alone.
+        tail.push(entry(1, 101), false);
+        assert_eq!(tail.seqs(), [0]);
+        tail.push(entry(1, 101), true);
+        assert_eq!(tail.seqs(), [1]);
+        assert_eq!(tail.bytes(), cost(101));
+        assert_eq!(tail.holds_at_most(), cost(101));
+        tail.push(entry(3, 10), false);
         assert_eq!(tail.seqs(), [3]);
+        tail.push(entry(2, 10), false);
+        tail.push(entry(3, 10), false);
+        assert_eq!(tail.seqs(), [3]);
+        // Off means off, whatever the size.
+        tail.set_budget(0);
+        tail.push(entry(4, 1), true);
+        assert!(tail.seqs().is_empty());
     }
 
     #[test]
     fn drops_read_and_cut_records_and_keeps_the_count() {
         let mut tail = MemoryTail::new(1 << 20);
         for seq in 0..10 {
-            tail.push(TailEntry {
-                seg_first: if seq < 6 { 0 } else { 6 },
-                ..entry(seq, 7)
-            });
+            tail.push(
+                TailEntry {
+                    seg_first: if seq < 6 { 0 } else { 6 },
+                    ..entry(seq, 7)
+                },
+                false,
+            );
         }
         tail.drop_before(2);
         assert_eq!(tail.seqs(), [2, 3, 4, 5, 6, 7, 8, 9]);

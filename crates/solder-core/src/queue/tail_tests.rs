@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use crate::testing::Rng;
 use tempfile::TempDir;
 
 fn opts(max_bytes: u64, segment_bytes: u64) -> QueueOptions {
@@ -78,7 +79,7 @@ impl Pair {
         assert_eq!(a.next_seq(), b.next_seq());
         assert_eq!(segment_files(a.dir()), segment_files(b.dir()));
         let tail = a.lock();
-        assert!(tail.tail.bytes() <= tail.tail.budget());
+        assert!(tail.tail.bytes() <= tail.tail.holds_at_most());
     }
 
     fn cached_seqs(&self) -> Vec<Seq> {
@@ -109,6 +110,38 @@ fn segment_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .collect();
     out.sort();
     out
+}
+
+#[test]
+fn handed_over_records_larger_than_the_budget_are_served_alone_when_the_reader_is_caught_up() {
+    let budget = 4 * tail::cost(100);
+    let pair = Pair::new(opts(1 << 30, 1 << 20), budget);
+    let small = payload(1, 100);
+    let big = payload(2, 10 * budget);
+    let append_bytes = |p: &[u8]| {
+        let seq = pair.cached.append_bytes(Bytes::from(p.to_vec())).unwrap();
+        assert_eq!(seq, pair.plain.append(p).unwrap());
+        seq
+    };
+    let s0 = append_bytes(&small);
+    // A copying append of a record over the budget is not cached...
+    let s1 = pair.append(&big);
+    assert_eq!(pair.cached_seqs(), [s0]);
+    // ...nor is one handed over as `Bytes` while older records wait to be read...
+    let s2 = append_bytes(&big);
+    assert_eq!(pair.cached_seqs(), [s0]);
+    pair.assert_same();
+    let got = pair.read(3, 1 << 30);
+    assert_eq!(got, [(s0, small), (s1, big.clone()), (s2, big.clone())]);
+    // ...but once the reader has caught up it is kept, alone, and served from memory.
+    let s3 = append_bytes(&payload(3, 10));
+    assert_eq!(pair.read(1, 1), [(s3, payload(3, 10))]);
+    let s4 = append_bytes(&big);
+    assert_eq!(pair.cached_seqs(), [s4]);
+    assert_eq!(pair.read(1, 1), [(s4, big)]);
+    assert!(pair.cached_seqs().is_empty());
+    pair.commit(s4);
+    pair.assert_same();
 }
 
 #[test]
@@ -364,28 +397,12 @@ fn corruption_before_cached_records_loses_them_as_the_file_does() {
     pair.assert_same();
 }
 
-/// xorshift64*: a small deterministic generator, so a failing seed can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn len(&mut self) -> usize {
-        // mostly small records, some large, a few empty
-        match self.below(10) {
-            0 => 0,
-            1 | 2 => self.below(3000) as usize,
-            _ => self.below(200) as usize,
-        }
+/// A record length: mostly small records, some large, a few empty.
+fn record_len(rng: &mut Rng) -> usize {
+    match rng.below(10) {
+        0 => 0,
+        1 | 2 => rng.below(3000),
+        _ => rng.below(200),
     }
 }
 
@@ -394,38 +411,39 @@ fn random_operations_give_identical_results_with_and_without_the_tail() {
     // non-empty batches by source: [file only, file and memory, memory only]
     let mut served = [0u32; 3];
     for seed in 1..=40u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let segment = 256 + rng.below(8000);
+        let mut rng = Rng::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let segment = 256 + rng.below_u64(8000);
         let budget = match seed % 4 {
             0 => usize::MAX,
             1 => 1 << 20,
-            _ => rng.below(6000) as usize,
+            _ => rng.below(6000),
         };
-        let pair = Pair::new(opts(20_000 + rng.below(40_000), segment), budget);
+        let pair = Pair::new(opts(20_000 + rng.below_u64(40_000), segment), budget);
         let mut tag = 0u64;
         for _ in 0..300 {
             tag += 1;
             match rng.below(12) {
                 0..=3 => {
-                    let p = payload(tag, rng.len());
+                    let p = payload(tag, record_len(&mut rng));
                     let a = pair.cached.append(&p).ok();
                     assert_eq!(a, pair.plain.append(&p).ok(), "seed {seed}");
                 }
                 4 => {
-                    let n = rng.below(20) as usize;
-                    let ps: Vec<Vec<u8>> =
-                        (0..n).map(|i| payload(tag + i as u64, rng.len())).collect();
+                    let n = rng.below(20);
+                    let ps: Vec<Vec<u8>> = (0..n)
+                        .map(|i| payload(tag + i as u64, record_len(&mut rng)))
+                        .collect();
                     let a = pair.cached.append_batch(&ps).ok();
                     assert_eq!(a, pair.plain.append_batch(&ps).ok(), "seed {seed}");
                 }
                 5 => {
-                    let p = payload(tag, rng.len());
+                    let p = payload(tag, record_len(&mut rng));
                     let cut = p.len() / 2;
                     let a = pair.cached.append_parts(&[&p[..cut], &p[cut..]]).ok();
                     assert_eq!(a, pair.plain.append_parts(&[&p]).ok(), "seed {seed}");
                 }
                 6 => {
-                    let p = payload(tag, rng.len());
+                    let p = payload(tag, record_len(&mut rng));
                     let a = pair
                         .cached
                         .append_bytes_dropping_oldest(Bytes::from(p.clone()))
@@ -434,8 +452,8 @@ fn random_operations_give_identical_results_with_and_without_the_tail() {
                     assert_eq!(a, b, "seed {seed}");
                 }
                 7..=9 => {
-                    let max_records = 1 + rng.below(30) as usize;
-                    let max_bytes = 1 + rng.below(5000);
+                    let max_records = 1 + rng.below(30);
+                    let max_bytes = 1 + rng.below_u64(5000);
                     let cached = pair.cached_seqs();
                     let batch = pair.read(max_records, max_bytes);
                     let from_memory = batch.iter().filter(|r| cached.contains(&r.0)).count();
@@ -457,7 +475,7 @@ fn random_operations_give_identical_results_with_and_without_the_tail() {
                 }
                 10 => pair.rewind(),
                 _ => {
-                    pair.drop_oldest(rng.below(4000));
+                    pair.drop_oldest(rng.below_u64(4000));
                 }
             }
             pair.assert_same();

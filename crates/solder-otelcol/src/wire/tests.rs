@@ -203,6 +203,7 @@ fn counts_spans_across_resources_and_scopes() {
     for (shape, want) in cases {
         let bytes = traces(shape).encode_to_vec();
         assert_eq!(count_items(Signal::Traces, &bytes), Ok(*want), "{shape:?}");
+        assert_eq!(count_validated_items(Signal::Traces, &bytes), Ok(*want));
     }
 }
 
@@ -210,6 +211,10 @@ fn counts_spans_across_resources_and_scopes() {
 fn counts_points_of_every_metric_type() {
     let bytes = metrics_all_types().encode_to_vec();
     assert_eq!(count_items(Signal::Metrics, &bytes), Ok(2 + 3 + 4 + 5 + 6));
+    assert_eq!(
+        count_validated_items(Signal::Metrics, &bytes),
+        Ok(2 + 3 + 4 + 5 + 6)
+    );
 }
 
 #[test]
@@ -217,6 +222,7 @@ fn counts_log_records() {
     for n in [0, 1, 17] {
         let bytes = logs(n).encode_to_vec();
         assert_eq!(count_items(Signal::Logs, &bytes), Ok(n as u64));
+        assert_eq!(count_validated_items(Signal::Logs, &bytes), Ok(n as u64));
     }
 }
 
@@ -258,6 +264,23 @@ fn oneof_replacement_counts_only_the_last_variant() {
     let prost_view = ExportMetricsServiceRequest::decode(request.as_slice()).unwrap();
     assert_eq!(prost_view, req);
     assert_eq!(count_items(Signal::Metrics, &request), Ok(3));
+    assert_eq!(count_validated_items(Signal::Metrics, &request), Ok(3));
+}
+
+#[test]
+fn counting_validated_requests_skips_items_but_not_the_levels_above() {
+    // A span whose body is not valid protobuf: only the full count looks inside it.
+    let mut scope = Vec::new();
+    prost::encoding::bytes::encode(2, &vec![0xffu8, 0xff], &mut scope);
+    let mut rs = Vec::new();
+    prost::encoding::bytes::encode(2, &scope, &mut rs);
+    let mut request = Vec::new();
+    prost::encoding::bytes::encode(1, &rs, &mut request);
+    assert!(count_items(Signal::Traces, &request).is_err());
+    assert_eq!(count_validated_items(Signal::Traces, &request), Ok(1));
+    // A resource entry cut short is still an error.
+    request.truncate(request.len() - 1);
+    assert!(count_validated_items(Signal::Traces, &request).is_err());
 }
 
 #[test]

@@ -201,25 +201,33 @@ impl SnappyEncoder {
     }
 
     /// Like [`SnappyEncoder::encode`] for a request body written by `fill` (which gets the
-    /// empty protobuf scratch buffer).
-    pub(crate) fn encode_with(
+    /// empty protobuf scratch buffer), returning the compressed request as `Bytes`: one copy
+    /// out of the kept buffer, and a retry sends the same `Bytes` again.
+    pub(crate) fn encode_to_bytes(
         &mut self,
         fill: impl FnOnce(&mut Vec<u8>),
-        out: &mut Vec<u8>,
-    ) -> Result<(), EncodeError> {
+    ) -> Result<bytes::Bytes, EncodeError> {
         self.proto.clear();
         fill(&mut self.proto);
-        self.compress(out)
+        let n = self.compress_in_place()?;
+        Ok(bytes::Bytes::copy_from_slice(
+            self.compressed.get(..n).unwrap_or(&[]),
+        ))
     }
 
-    fn compress(&mut self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    /// Compresses `proto` into `compressed`; returns the compressed length.
+    fn compress_in_place(&mut self) -> Result<usize, EncodeError> {
         let max = snap::raw::max_compress_len(self.proto.len());
         if self.compressed.len() < max {
             self.compressed.resize(max, 0);
         }
-        let n = self.snappy.compress(&self.proto, &mut self.compressed)?;
+        Ok(self.snappy.compress(&self.proto, &mut self.compressed)?)
+    }
+
+    fn compress(&mut self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let n = self.compress_in_place()?;
         out.clear();
-        out.extend_from_slice(&self.compressed[..n]);
+        out.extend_from_slice(self.compressed.get(..n).unwrap_or(&[]));
         Ok(())
     }
 }

@@ -11,6 +11,8 @@ mod component;
 pub mod encode;
 mod fast_hash;
 mod metrics;
+#[cfg(test)]
+mod perf_driver;
 pub mod record;
 mod request;
 mod sender;

@@ -8,7 +8,7 @@
 use super::wire::{
     exemplar_body_len, len_field_size, put_bytes_field, put_exemplar, put_len_header, put_sample,
     put_tag, put_varint, read_label, read_sample, sample_body_len, Field, FieldReader, WireError,
-    VARINT,
+    LEN, VARINT,
 };
 use solder_core::signals::metrics::{Exemplar, Labels, Metadata, MetricType, MetricsBatch, Sample};
 use solder_proto::prometheus as pb;
@@ -272,6 +272,11 @@ fn read_series<'a>(
     let mut labels = LabelCollector::new(ts);
     let mut r = FieldReader::new(ts);
     loop {
+        // `Sample` fields (2) as written by `put_sample`, read without the general walk.
+        if let Some(sample) = r.next_short_bytes((2 << 3) | LEN) {
+            view.samples.push(read_sample(sample)?);
+            continue;
+        }
         let start = r.position();
         let Some((field, value)) = r.next_field()? else {
             break;

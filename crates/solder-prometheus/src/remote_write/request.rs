@@ -10,28 +10,85 @@
 
 use super::record::{read_record, ExemplarView, LabelFields, SeriesView};
 use super::wire::{
-    exemplar_body_len, len_field_size, put_exemplar, put_label, put_len_header, put_sample,
-    sample_body_len, WireError,
+    exemplar_body_len, len_field_size, put_exemplar, put_label, sample_body_len, Stack, WireError,
+    SAMPLE_FIELD_MAX,
 };
 use bytes::Bytes;
 use solder_core::relabel::Rule;
 use solder_core::signals::metrics::Labels;
-use std::ops::Range;
+
+/// Bytes of an item that live in one of the buffers its record produced ([`Prepared::buffers`],
+/// carried along with the items): offsets instead of a `Bytes` per item, since cloning and
+/// dropping a `Bytes` (two atomic operations on the record's count) per sample cost more than
+/// writing the sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    /// Index into the buffers the item travels with.
+    pub buf: u32,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    const EMPTY: Span = Span {
+        buf: RECORD,
+        start: 0,
+        end: 0,
+    };
+
+    /// The bytes in `buffers`; empty if the span does not fit them (it always does: spans are
+    /// only made by [`prepare_record`] for the buffers it returns).
+    #[inline]
+    pub fn get<'a>(&self, buffers: &'a [Bytes]) -> &'a [u8] {
+        buffers
+            .get(self.buf as usize)
+            .and_then(|b| b.get(self.start as usize..self.end as usize))
+            .unwrap_or(&[])
+    }
+
+    pub fn len(&self) -> usize {
+        self.end.saturating_sub(self.start) as usize
+    }
+
+    /// The same bytes once the buffers they index were appended after `base` others.
+    #[inline]
+    pub fn rebased(self, base: u32) -> Span {
+        Span {
+            buf: self.buf + base,
+            ..self
+        }
+    }
+}
+
+/// Buffer 0 of a record's items: the record itself.
+const RECORD: u32 = 0;
+/// Buffer 1: the labels this record's series were rewritten into.
+const SCRATCH: u32 = 1;
 
 /// One sample or exemplar, ready for a request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct SendItem {
     /// The series' `Label` fields (field 1 of `TimeSeries`, tags included), final.
-    pub series: Bytes,
+    pub series: Span,
+    /// `Some(exemplar label fields)` for an exemplar, `None` for a sample.
+    pub exemplar: Option<Span>,
     pub timestamp_ms: i64,
     pub value: f64,
-    /// `Some(exemplar label fields)` for an exemplar, `None` for a sample.
-    pub exemplar: Option<Bytes>,
 }
 
 impl SendItem {
     pub fn is_exemplar(&self) -> bool {
         self.exemplar.is_some()
+    }
+
+    /// The item with its spans moved past `base` buffers (see [`Span::rebased`]).
+    #[inline]
+    pub fn rebased(self, base: u32) -> SendItem {
+        SendItem {
+            series: self.series.rebased(base),
+            exemplar: self.exemplar.map(|e| e.rebased(base)),
+            ..self
+        }
     }
 }
 
@@ -39,6 +96,8 @@ impl SendItem {
 #[derive(Debug, Default)]
 pub(crate) struct Prepared {
     pub items: Vec<SendItem>,
+    /// What the items' spans point into: the record, then the rewritten labels.
+    pub buffers: Vec<Bytes>,
     /// Encoded `MetricMetadata` messages (records written before metadata left the WAL).
     pub metadata: Vec<Bytes>,
     pub samples_in: usize,
@@ -54,37 +113,37 @@ pub(crate) struct OutputLabels<'a> {
     pub send_exemplars: bool,
 }
 
-/// Where an item's labels live until the record is done: in the record, or in the scratch
-/// buffer of labels this record's series were rewritten into.
-#[derive(Clone)]
-enum Loc {
-    Record(Range<usize>),
-    Scratch(Range<usize>),
-}
-
-struct Pending {
-    series: Loc,
-    timestamp_ms: i64,
-    value: f64,
-    exemplar: Option<Loc>,
-}
+/// A record's bytes per item: ~130 for a scraped sample with a handful of labels. Used to
+/// size the item list once (growing it by doubling copied it ~10 times per record); an
+/// underestimate only means one more growth step.
+const RECORD_BYTES_PER_ITEM: usize = 96;
 
 /// Reads one WAL record into items. A corrupt record yields an error and no items.
 pub(crate) fn prepare_record(
     record: &Bytes,
     out: &OutputLabels<'_>,
 ) -> Result<Prepared, WireError> {
+    if u32::try_from(record.len()).is_err() {
+        return Err(WireError::TooLarge);
+    }
     let base = record.as_ptr() as usize;
     // Every non-empty slice the reader hands out lies inside `record`; an empty one may be a
-    // static `&[]` elsewhere, and is the empty range wherever it points.
+    // static `&[]` elsewhere, and is the empty span wherever it points. The record's length
+    // fits a u32 (checked above), so its offsets do.
     let offset = |s: &[u8]| match (s.as_ptr() as usize).checked_sub(base) {
-        Some(start) if start + s.len() <= record.len() => start..start + s.len(),
-        _ => 0..0,
+        Some(start) if start + s.len() <= record.len() => Span {
+            buf: RECORD,
+            start: start as u32,
+            end: (start + s.len()) as u32,
+        },
+        _ => Span::EMPTY,
     };
     let mut scratch: Vec<u8> = Vec::new();
-    let mut pending: Vec<Pending> = Vec::new();
     let mut metadata = Vec::new();
-    let mut prepared = Prepared::default();
+    let mut prepared = Prepared {
+        items: Vec::with_capacity(record.len() / RECORD_BYTES_PER_ITEM),
+        ..Prepared::default()
+    };
     let mut failure: Option<WireError> = None;
 
     let walk = read_record(
@@ -94,14 +153,14 @@ pub(crate) fn prepare_record(
                 return;
             }
             prepared.samples_in += series.samples.len();
-            let loc = match place_series(
+            let span = match place_series(
                 &series.labels,
                 series.no_internal,
                 out,
                 &mut scratch,
                 &offset,
             ) {
-                Ok(Some(loc)) => loc,
+                Ok(Some(span)) => span,
                 Ok(None) => {
                     prepared.samples_dropped += series.samples.len();
                     if out.send_exemplars {
@@ -114,22 +173,31 @@ pub(crate) fn prepare_record(
                     return;
                 }
             };
-            for &(value, timestamp_ms) in &series.samples {
-                pending.push(Pending {
-                    series: loc.clone(),
-                    timestamp_ms,
-                    value,
-                    exemplar: None,
-                });
-            }
+            prepared.items.extend(
+                series
+                    .samples
+                    .iter()
+                    .map(|&(value, timestamp_ms)| SendItem {
+                        series: span,
+                        exemplar: None,
+                        timestamp_ms,
+                        value,
+                    }),
+            );
             if out.send_exemplars {
                 for e in &series.exemplars {
-                    pending.push(Pending {
-                        series: loc.clone(),
-                        timestamp_ms: e.timestamp_ms,
-                        value: e.value,
-                        exemplar: Some(place_exemplar(e, &mut scratch, &offset)),
-                    });
+                    match place_exemplar(e, &mut scratch, &offset) {
+                        Ok(exemplar) => prepared.items.push(SendItem {
+                            series: span,
+                            exemplar: Some(exemplar),
+                            timestamp_ms: e.timestamp_ms,
+                            value: e.value,
+                        }),
+                        Err(err) => {
+                            failure = Some(err);
+                            return;
+                        }
+                    }
                 }
             }
         },
@@ -139,22 +207,22 @@ pub(crate) fn prepare_record(
     if let Some(e) = failure {
         return Err(e);
     }
-    let scratch = Bytes::from(scratch);
-    let resolve = |loc: Loc| match loc {
-        Loc::Record(r) => record.slice(r),
-        Loc::Scratch(r) => scratch.slice(r),
-    };
-    prepared.items = pending
+    prepared.metadata = metadata
         .into_iter()
-        .map(|p| SendItem {
-            series: resolve(p.series),
-            timestamp_ms: p.timestamp_ms,
-            value: p.value,
-            exemplar: p.exemplar.map(resolve),
-        })
+        .map(|r| record.slice(r.start as usize..r.end as usize))
         .collect();
-    prepared.metadata = metadata.into_iter().map(|r| record.slice(r)).collect();
+    prepared.buffers = vec![record.clone(), Bytes::from(scratch)];
     Ok(prepared)
+}
+
+/// The span of `scratch[start..]`, or an error if the scratch buffer outgrew 32-bit offsets.
+fn scratch_span(start: usize, scratch: &[u8]) -> Result<Span, WireError> {
+    let to_u32 = |n: usize| u32::try_from(n).map_err(|_| WireError::TooLarge);
+    Ok(Span {
+        buf: SCRATCH,
+        start: to_u32(start)?,
+        end: to_u32(scratch.len())?,
+    })
 }
 
 /// `None` when relabeling drops the series.
@@ -163,8 +231,8 @@ fn place_series(
     no_internal: bool,
     out: &OutputLabels<'_>,
     scratch: &mut Vec<u8>,
-    offset: &impl Fn(&[u8]) -> Range<usize>,
-) -> Result<Option<Loc>, WireError> {
+    offset: &impl Fn(&[u8]) -> Span,
+) -> Result<Option<Span>, WireError> {
     let start = scratch.len();
     if !out.rules.is_empty() {
         let mut pairs = Vec::new();
@@ -182,7 +250,7 @@ fn place_series(
             out.external,
             scratch,
         )?;
-        return Ok(Some(Loc::Scratch(start..scratch.len())));
+        return scratch_span(start, scratch).map(Some);
     }
     let mut has_internal = false;
     if !no_internal {
@@ -191,12 +259,10 @@ fn place_series(
         }
     }
     match labels {
-        LabelFields::Slice(s) if !has_internal && out.external.is_empty() => {
-            Ok(Some(Loc::Record(offset(s))))
-        }
+        LabelFields::Slice(s) if !has_internal && out.external.is_empty() => Ok(Some(offset(s))),
         _ => {
             write_output(labels.pairs(), out.external, scratch)?;
-            Ok(Some(Loc::Scratch(start..scratch.len())))
+            scratch_span(start, scratch).map(Some)
         }
     }
 }
@@ -204,14 +270,14 @@ fn place_series(
 fn place_exemplar(
     e: &ExemplarView<'_>,
     scratch: &mut Vec<u8>,
-    offset: &impl Fn(&[u8]) -> Range<usize>,
-) -> Loc {
+    offset: &impl Fn(&[u8]) -> Span,
+) -> Result<Span, WireError> {
     match &e.labels {
-        LabelFields::Slice(s) => Loc::Record(offset(s)),
+        LabelFields::Slice(s) => Ok(offset(s)),
         LabelFields::Owned(v) => {
             let start = scratch.len();
             scratch.extend_from_slice(v);
-            Loc::Scratch(start..scratch.len())
+            scratch_span(start, scratch)
         }
     }
 }
@@ -268,21 +334,38 @@ pub(crate) fn sorted_external(external: &[(String, String)]) -> Vec<(String, Str
     v
 }
 
-/// Writes a `prometheus.WriteRequest` with one `TimeSeries` per item, in order.
-pub(crate) fn encode_request(items: &[SendItem], out: &mut Vec<u8>) {
-    out.reserve(items.iter().map(|i| i.series.len() + 32).sum());
+/// Writes a `prometheus.WriteRequest` with one `TimeSeries` per item, in order; the items'
+/// spans point into `buffers`.
+pub(crate) fn encode_request(items: &[SendItem], buffers: &[Bytes], out: &mut Vec<u8>) {
+    // Per sample at most: TimeSeries tag + 3-byte length, the Sample field (SAMPLE_FIELD_MAX
+    // covers any tag and length). Exemplars reserve more as they are written.
+    out.reserve(
+        items
+            .iter()
+            .map(|i| i.series.len() + 4 + SAMPLE_FIELD_MAX)
+            .sum(),
+    );
     for item in items {
+        let series = item.series.get(buffers);
         match &item.exemplar {
             None => {
+                // Header, labels, sample: the two small parts are assembled on the stack.
                 let sample = sample_body_len(item.timestamp_ms);
-                put_len_header(out, 1, item.series.len() + len_field_size(sample));
-                out.extend_from_slice(&item.series);
-                put_sample(out, 2, item.value, item.timestamp_ms);
+                let mut head = Stack::<20>::new();
+                head.len_header(1, series.len() + len_field_size(sample));
+                let mut tail = Stack::<SAMPLE_FIELD_MAX>::new();
+                tail.sample(2, item.value, item.timestamp_ms);
+                out.extend_from_slice(head.bytes());
+                out.extend_from_slice(series);
+                out.extend_from_slice(tail.bytes());
             }
             Some(labels) => {
+                let labels = labels.get(buffers);
                 let ex = exemplar_body_len(labels.len(), item.timestamp_ms);
-                put_len_header(out, 1, item.series.len() + len_field_size(ex));
-                out.extend_from_slice(&item.series);
+                let mut head = Stack::<20>::new();
+                head.len_header(1, series.len() + len_field_size(ex));
+                out.extend_from_slice(head.bytes());
+                out.extend_from_slice(series);
                 put_exemplar(out, 3, labels, item.value, item.timestamp_ms);
             }
         }
@@ -304,7 +387,7 @@ mod tests {
         let record = Bytes::from(encode_record(batch));
         let prepared = prepare_record(&record, out).unwrap();
         let mut body = Vec::new();
-        encode_request(&prepared.items, &mut body);
+        encode_request(&prepared.items, &prepared.buffers, &mut body);
         let req = pb::WriteRequest::decode(body.as_slice()).unwrap();
         (prepared, req)
     }
@@ -462,6 +545,78 @@ mod tests {
         let (prepared, req) = round_trip(&batch, &off);
         assert!(req.timeseries.is_empty());
         assert_eq!(prepared.exemplars_dropped, 0);
+    }
+
+    /// Items of several records (one with rewritten labels, one borrowing the record) put
+    /// into one request after their spans were moved past each other's buffers, as a shard's
+    /// batch does.
+    #[test]
+    fn items_of_several_records_share_one_request() {
+        let ext = sorted_external(&[("cluster".into(), "c1".into())]);
+        let rewriting = OutputLabels {
+            rules: &[],
+            external: &ext,
+            send_exemplars: true,
+        };
+        let first = MetricsBatch {
+            samples: vec![sample(&[("__name__", "a")], 1, 1.0)],
+            exemplars: vec![Exemplar {
+                series: labels(&[("__name__", "a")]),
+                labels: labels(&[("trace_id", "t1")]),
+                timestamp_ms: 2,
+                value: 2.0,
+            }],
+            ..Default::default()
+        };
+        let second = MetricsBatch {
+            samples: vec![
+                sample(&[("__name__", "b"), ("job", "j")], 3, 3.0),
+                sample(&[("__name__", "c")], 4, 4.0),
+            ],
+            ..Default::default()
+        };
+        let p1 = prepare_record(&Bytes::from(encode_record(&first)), &rewriting).unwrap();
+        let p2 = prepare_record(&Bytes::from(encode_record(&second)), &PLAIN).unwrap();
+        let mut items = Vec::new();
+        let mut buffers = Vec::new();
+        for p in [p1, p2] {
+            let base = buffers.len() as u32;
+            buffers.extend(p.buffers);
+            items.extend(p.items.iter().map(|i| i.rebased(base)));
+        }
+        let mut body = Vec::new();
+        encode_request(&items, &buffers, &mut body);
+        let req = pb::WriteRequest::decode(body.as_slice()).unwrap();
+        let got: Vec<_> = req
+            .timeseries
+            .iter()
+            .map(|ts| {
+                let point = match (ts.samples.first(), ts.exemplars.first()) {
+                    (Some(s), None) => (s.timestamp, s.value, String::new()),
+                    (None, Some(e)) => (e.timestamp, e.value, e.labels[0].value.clone()),
+                    other => panic!("{other:?}"),
+                };
+                (names(ts), point)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    vec![("__name__", "a"), ("cluster", "c1")],
+                    (1, 1.0, String::new())
+                ),
+                (
+                    vec![("__name__", "a"), ("cluster", "c1")],
+                    (2, 2.0, "t1".to_string())
+                ),
+                (
+                    vec![("__name__", "b"), ("job", "j")],
+                    (3, 3.0, String::new())
+                ),
+                (vec![("__name__", "c")], (4, 4.0, String::new())),
+            ]
+        );
     }
 
     #[test]

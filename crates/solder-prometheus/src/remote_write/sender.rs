@@ -15,7 +15,9 @@ use super::encode::SnappyEncoder;
 use super::fast_hash::hash_one;
 use super::metrics::{Metrics, REASON_DROPPED_SERIES, REASON_TOO_OLD};
 use super::record::decode_metadata;
-use super::request::{encode_request, prepare_record, sorted_external, OutputLabels, SendItem};
+use super::request::{
+    encode_request, prepare_record, sorted_external, OutputLabels, Prepared, SendItem,
+};
 use super::shards::{ShardCalculator, Totals};
 use bytes::Bytes;
 use prometheus::{Counter, Gauge, Histogram};
@@ -139,6 +141,8 @@ impl EndpointMetrics {
 struct Chunk {
     seq: Seq,
     items: Vec<SendItem>,
+    /// What the items' spans point into (the record's [`Prepared::buffers`]).
+    buffers: Vec<Bytes>,
 }
 
 /// The shard a series' items go to: a hash of its final label bytes, so one series' samples
@@ -274,9 +278,11 @@ impl EndpointSender {
                         }
                     };
                     for (seq, payload) in records {
-                        let items = self.prepare(&payload);
+                        let (items, buffers) = self.prepare(&payload);
                         generation.tracker.register(seq, items.len());
-                        if let Err(outcome) = self.route(generation, shutdown, seq, items).await {
+                        if let Err(outcome) =
+                            self.route(generation, shutdown, seq, items, buffers).await
+                        {
                             return outcome;
                         }
                     }
@@ -293,6 +299,7 @@ impl EndpointSender {
         shutdown: &CancellationToken,
         seq: Seq,
         items: Vec<SendItem>,
+        buffers: Vec<Bytes>,
     ) -> Result<(), Outcome> {
         let shards = generation.shards.len();
         let mut per_shard: Vec<Vec<SendItem>> = (0..shards).map(|_| Vec::new()).collect();
@@ -300,7 +307,7 @@ impl EndpointSender {
             per_shard[0] = items;
         } else {
             for item in items {
-                per_shard[shard_of(&item.series, shards)].push(item);
+                per_shard[shard_of(item.series.get(&buffers), shards)].push(item);
             }
         }
         let room_max = self.settings.capacity.max(1);
@@ -325,7 +332,12 @@ impl EndpointSender {
                 let exemplars = items.iter().filter(|i| i.is_exemplar()).count();
                 self.metrics.samples_pending.add((n - exemplars) as f64);
                 self.metrics.exemplars_pending.add(exemplars as f64);
-                if let Err(mpsc::error::SendError(chunk)) = shard.tx.send(Chunk { seq, items }) {
+                let chunk = Chunk {
+                    seq,
+                    items,
+                    buffers: buffers.clone(),
+                };
+                if let Err(mpsc::error::SendError(chunk)) = shard.tx.send(chunk) {
                     // The shard died (it only does when aborted).
                     let exemplars = chunk.items.iter().filter(|i| i.is_exemplar()).count();
                     self.metrics
@@ -369,7 +381,7 @@ impl EndpointSender {
 
     /// Reads a record and applies `write_relabel_config` and external labels; counts what
     /// relabeling drops.
-    fn prepare(&self, payload: &Bytes) -> Vec<SendItem> {
+    fn prepare(&self, payload: &Bytes) -> (Vec<SendItem>, Vec<Bytes>) {
         let out = OutputLabels {
             rules: &self.settings.rules,
             external: &self.external,
@@ -379,7 +391,7 @@ impl EndpointSender {
             Ok(p) => p,
             Err(_) => {
                 self.metrics.wal_corruptions.inc();
-                return Vec::new();
+                return (Vec::new(), Vec::new());
             }
         };
         self.stats
@@ -400,17 +412,17 @@ impl EndpointSender {
                 .collect();
             self.metadata_store.update(&metadata);
         }
-        prepared.items
+        let Prepared { items, buffers, .. } = prepared;
+        (items, buffers)
     }
 
     /// Sends one batch until it is delivered or refused for good, then acknowledges its items.
-    async fn send_batch(
-        &self,
-        mut items: Vec<SendItem>,
-        acks: Vec<(Seq, usize)>,
-        tracker: &AckTracker,
-        encoder: &mut SnappyEncoder,
-    ) {
+    async fn send_batch(&self, batch: Batch, tracker: &AckTracker, encoder: &mut SnappyEncoder) {
+        let Batch {
+            mut items,
+            buffers,
+            acks,
+        } = batch;
         let m = &self.metrics;
         let count = |items: &[SendItem]| {
             let exemplars = items.iter().filter(|i| i.is_exemplar()).count();
@@ -418,7 +430,6 @@ impl EndpointSender {
         };
         let pending = count(&items);
         let mut backoff = Backoff::new(self.settings.min_backoff, self.settings.max_backoff);
-        let mut buf = Vec::new();
         loop {
             self.drop_too_old(&mut items);
             if items.is_empty() {
@@ -428,23 +439,22 @@ impl EndpointSender {
             // The shard is busy from here: building and compressing the request costs CPU
             // time comparable to a local round trip, and the shard count must cover both.
             let busy_from = Instant::now();
-            if let Err(e) = encoder.encode_with(|body| encode_request(&items, body), &mut buf) {
-                self.health
-                    .unhealthy(format!("encoding a write request failed: {e}"));
-                m.samples_failed.inc_by(samples as f64);
-                m.exemplars_failed.inc_by(exemplars as f64);
-                break;
-            }
+            let body = match encoder.encode_to_bytes(|b| encode_request(&items, &buffers, b)) {
+                Ok(body) => body,
+                Err(e) => {
+                    self.health
+                        .unhealthy(format!("encoding a write request failed: {e}"));
+                    m.samples_failed.inc_by(samples as f64);
+                    m.exemplars_failed.inc_by(exemplars as f64);
+                    break;
+                }
+            };
             let (ns, ne) = (samples as f64, exemplars as f64);
             // Prometheus counts every attempt in `*_total`.
             m.samples_total.inc_by(ns);
             m.exemplars_total.inc_by(ne);
             let started = Instant::now();
-            let result = self
-                .settings
-                .client
-                .send(Bytes::copy_from_slice(&buf))
-                .await;
+            let result = self.settings.client.send(body.clone()).await;
             let took = started.elapsed();
             m.sent_batch_duration.observe(took.as_secs_f64());
             self.stats.send_nanos.fetch_add(
@@ -453,7 +463,7 @@ impl EndpointSender {
             );
             match result {
                 Ok(()) => {
-                    m.bytes_total.inc_by(buf.len() as f64);
+                    m.bytes_total.inc_by(body.len() as f64);
                     self.stats
                         .samples_out
                         .fetch_add(samples as u64, Ordering::Relaxed);
@@ -675,19 +685,28 @@ enum Event {
     Closed,
 }
 
-/// What a shard holds for its next request: items in order, and per record how many.
+/// What a shard holds for its next request: items in order, the buffers their spans point
+/// into, and per record how many items.
 #[derive(Default)]
 struct Batch {
     items: Vec<SendItem>,
+    buffers: Vec<Bytes>,
     acks: Vec<(Seq, usize)>,
 }
 
 impl Batch {
-    fn push(&mut self, seq: Seq, item: SendItem) {
-        self.items.push(item);
+    /// Adds items of record `seq` whose spans point into `buffers`.
+    fn extend(&mut self, seq: Seq, items: &[SendItem], buffers: &[Bytes]) {
+        if items.is_empty() {
+            return;
+        }
+        // Spans index the chunk's buffers; here they index the batch's, after the ones it has.
+        let base = u32::try_from(self.buffers.len()).unwrap_or(u32::MAX);
+        self.buffers.extend_from_slice(buffers);
+        self.items.extend(items.iter().map(|i| i.rebased(base)));
         match self.acks.last_mut() {
-            Some((last, n)) if *last == seq => *n += 1,
-            _ => self.acks.push((seq, 1)),
+            Some((last, n)) if *last == seq => *n += items.len(),
+            _ => self.acks.push((seq, items.len())),
         }
     }
 }
@@ -717,30 +736,39 @@ async fn shard_loop(
             },
         };
         match event {
-            Event::Chunk(Chunk { seq, items }) => {
+            Event::Chunk(Chunk {
+                seq,
+                items,
+                buffers,
+            }) => {
                 room.add_permits(items.len());
-                for item in items {
+                let mut rest = items.as_slice();
+                while !rest.is_empty() {
                     if batch.items.is_empty() {
                         deadline =
                             Some(tokio::time::Instant::now() + ep.settings.batch_send_deadline);
                     }
-                    batch.push(seq, item);
+                    // As many as fit the request being filled, in one step.
+                    let take = (max - batch.items.len().min(max)).clamp(1, rest.len());
+                    let (now, later) = rest.split_at(take);
+                    batch.extend(seq, now, &buffers);
+                    rest = later;
                     if batch.items.len() >= max {
                         deadline = None;
                         let b = std::mem::take(&mut batch);
-                        ep.send_batch(b.items, b.acks, &tracker, &mut encoder).await;
+                        ep.send_batch(b, &tracker, &mut encoder).await;
                     }
                 }
             }
             Event::Deadline => {
                 deadline = None;
                 let b = std::mem::take(&mut batch);
-                ep.send_batch(b.items, b.acks, &tracker, &mut encoder).await;
+                ep.send_batch(b, &tracker, &mut encoder).await;
             }
             Event::Closed => {
                 if !batch.items.is_empty() {
                     let b = std::mem::take(&mut batch);
-                    ep.send_batch(b.items, b.acks, &tracker, &mut encoder).await;
+                    ep.send_batch(b, &tracker, &mut encoder).await;
                 }
                 return;
             }

@@ -24,6 +24,8 @@ pub enum WireError {
     WireType(u8),
     #[error("label text is not UTF-8")]
     Utf8,
+    #[error("record larger than 4 GiB")]
+    TooLarge,
 }
 
 /// Bytes a varint takes.
@@ -34,12 +36,10 @@ pub(crate) fn varint_len(v: u64) -> usize {
 }
 
 #[inline]
-pub(crate) fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
+pub(crate) fn put_varint(buf: &mut Vec<u8>, v: u64) {
+    let mut s = Stack::<10>::new();
+    s.varint(v);
+    buf.extend_from_slice(s.bytes());
 }
 
 #[inline]
@@ -50,9 +50,79 @@ pub(crate) fn put_tag(buf: &mut Vec<u8>, field: u32, wire_type: u8) {
 /// A length-delimited field's header (tag + length); the caller writes `len` bytes after it.
 #[inline]
 pub(crate) fn put_len_header(buf: &mut Vec<u8>, field: u32, len: usize) {
-    put_tag(buf, field, LEN);
-    put_varint(buf, len as u64);
+    let mut s = Stack::<20>::new();
+    s.len_header(field, len);
+    buf.extend_from_slice(s.bytes());
 }
+
+/// A few encoded bytes assembled on the stack and appended with one copy. Pushing byte by
+/// byte into the `Vec` re-checks its capacity and reloads its length for every byte, which
+/// was most of the cost of writing a sample (this runs for every sample, twice).
+pub(crate) struct Stack<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Stack<N> {
+    #[inline]
+    pub(crate) fn new() -> Self {
+        Stack {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+
+    /// Callers size `N` for what they write; a byte past the end would be a bug, and is
+    /// dropped rather than panicking (the encoding tests would see it).
+    #[inline]
+    pub(crate) fn byte(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    #[inline]
+    pub(crate) fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.byte((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.byte(v as u8);
+    }
+
+    #[inline]
+    pub(crate) fn len_header(&mut self, field: u32, len: usize) {
+        self.varint((u64::from(field) << 3) | u64::from(LEN));
+        self.varint(len as u64);
+    }
+
+    #[inline]
+    pub(crate) fn fixed64(&mut self, v: u64) {
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + 8) {
+            dst.copy_from_slice(&v.to_le_bytes());
+            self.len += 8;
+        }
+    }
+
+    /// A whole `Sample` field (see [`put_sample`]): at most 10 + 10 + 1 + 9 + 1 + 10 bytes.
+    #[inline]
+    pub(crate) fn sample(&mut self, field: u32, value: f64, timestamp_ms: i64) {
+        self.len_header(field, sample_body_len(timestamp_ms));
+        self.byte((1 << 3) | FIXED64);
+        self.fixed64(value.to_bits());
+        self.byte((2 << 3) | VARINT);
+        self.varint(timestamp_ms as u64);
+    }
+
+    #[inline]
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&self.buf)
+    }
+}
+
+/// Room for a `Sample` field written by [`Stack::sample`] with its own tag and length.
+pub(crate) const SAMPLE_FIELD_MAX: usize = 41;
 
 #[inline]
 pub(crate) fn put_bytes_field(buf: &mut Vec<u8>, field: u32, bytes: &[u8]) {
@@ -101,9 +171,9 @@ pub(crate) fn sample_body_len(timestamp_ms: i64) -> usize {
 
 #[inline]
 pub(crate) fn put_sample(buf: &mut Vec<u8>, field: u32, value: f64, timestamp_ms: i64) {
-    put_len_header(buf, field, sample_body_len(timestamp_ms));
-    put_double_field(buf, 1, value);
-    put_int64_field(buf, 2, timestamp_ms);
+    let mut s = Stack::<SAMPLE_FIELD_MAX>::new();
+    s.sample(field, value, timestamp_ms);
+    buf.extend_from_slice(s.bytes());
 }
 
 /// Encoded size of an `Exemplar { labels = 1; value = 2; timestamp = 3 }` body whose label
@@ -167,6 +237,23 @@ impl<'a> FieldReader<'a> {
         Ok(s)
     }
 
+    /// If the next field has the one-byte key `key` (a length-delimited field) and a one-byte
+    /// length, its body, consumed; otherwise `None` and nothing consumed. Exactly what
+    /// [`FieldReader::next_field`] would return for such a field, without its general
+    /// decoding: records and requests are mostly samples, which are this shape.
+    #[inline]
+    pub(crate) fn next_short_bytes(&mut self, key: u8) -> Option<&'a [u8]> {
+        let rest = self.buf.get(self.pos..)?;
+        let (&k, rest) = rest.split_first()?;
+        let (&len, rest) = rest.split_first()?;
+        if k != key || len >= 0x80 {
+            return None;
+        }
+        let body = rest.get(..usize::from(len))?;
+        self.pos += 2 + usize::from(len);
+        Some(body)
+    }
+
     /// The next `(field number, value)`, or `None` at the end of the message.
     pub(crate) fn next_field(&mut self) -> Result<Option<(u32, Field<'a>)>, WireError> {
         if self.pos >= self.buf.len() {
@@ -211,7 +298,37 @@ pub(crate) fn read_label(body: &[u8]) -> Result<(&[u8], &[u8]), WireError> {
 }
 
 /// Reads a `Sample` body into `(value, timestamp_ms)`.
+#[inline]
 pub(crate) fn read_sample(body: &[u8]) -> Result<(f64, i64), WireError> {
+    // The shape [`put_sample`] writes (value, then timestamp, nothing else) is read directly;
+    // anything else goes through the general reader, which gives the same result for it.
+    if let Some(sample) = read_canonical_sample(body) {
+        return Ok(sample);
+    }
+    read_sample_fields(body)
+}
+
+#[inline]
+fn read_canonical_sample(body: &[u8]) -> Option<(f64, i64)> {
+    let (&tag_v, rest) = body.split_first()?;
+    let (bits, rest) = rest.split_first_chunk::<8>()?;
+    let (&tag_t, rest) = rest.split_first()?;
+    if tag_v != (1 << 3) | FIXED64 || tag_t != (2 << 3) | VARINT || rest.len() > 10 {
+        return None;
+    }
+    let mut ts = 0u64;
+    for (i, &b) in rest.iter().enumerate() {
+        ts |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            // The varint must end exactly at the end of the body.
+            return (i + 1 == rest.len())
+                .then_some((f64::from_bits(u64::from_le_bytes(*bits)), ts as i64));
+        }
+    }
+    None
+}
+
+fn read_sample_fields(body: &[u8]) -> Result<(f64, i64), WireError> {
     let mut r = FieldReader::new(body);
     let (mut value, mut ts) = (0.0, 0i64);
     while let Some((field, v)) = r.next_field()? {
@@ -287,6 +404,93 @@ mod tests {
             read_sample(&pb::Sample::default().encode_to_vec()).unwrap(),
             (0.0, 0)
         );
+    }
+
+    /// The direct read of the usual sample shape and the general field walk agree on every
+    /// body: canonical ones (all timestamp lengths), and ones that only look similar.
+    #[test]
+    fn sample_fast_path_agrees_with_the_field_walk() {
+        let mut bodies: Vec<Vec<u8>> = Vec::new();
+        for ts in [0i64, 1, 127, 128, 1_700_000_000_000, i64::MAX, -1, i64::MIN] {
+            let mut field = Vec::new();
+            put_sample(&mut field, 2, 1.25, ts);
+            // Strip the field's own tag and length: the body as a reader sees it.
+            let (_, body) = match FieldReader::new(&field).next_field().unwrap() {
+                Some((2, Field::Bytes(b))) => ((), b.to_vec()),
+                other => panic!("{other:?}"),
+            };
+            let decoded = pb::Sample::decode(body.as_slice()).unwrap();
+            assert_eq!((decoded.value, decoded.timestamp), (1.25, ts));
+            bodies.push(body);
+        }
+        let canonical = bodies[4].clone();
+        // Fields reversed, a repeated field, trailing bytes, a varint running over the end,
+        // an 11-byte varint, a truncated value.
+        let mut reversed = vec![0x10, 0x05];
+        reversed.extend_from_slice(&canonical[..9]);
+        bodies.push(reversed);
+        let mut repeated = canonical.clone();
+        repeated.extend_from_slice(&[0x10, 0x07]);
+        bodies.push(repeated);
+        let mut trailing = canonical.clone();
+        trailing.push(0x00);
+        bodies.push(trailing);
+        let mut open = canonical.clone();
+        *open.last_mut().unwrap() |= 0x80;
+        bodies.push(open);
+        let mut long = canonical[..10].to_vec();
+        long.extend_from_slice(&[0xff; 10]);
+        long.push(0x01);
+        bodies.push(long);
+        bodies.push(canonical[..7].to_vec());
+        bodies.push(Vec::new());
+        for body in &bodies {
+            let fast = read_sample(body);
+            let walked = read_sample_fields(body);
+            match (&fast, &walked) {
+                (Ok((a, t1)), Ok((b, t2))) => {
+                    assert_eq!((a.to_bits(), t1), (b.to_bits(), t2), "{body:02x?}")
+                }
+                _ => assert_eq!(fast.is_err(), walked.is_err(), "{body:02x?}"),
+            }
+            if let Ok(s) = pb::Sample::decode(body.as_slice()) {
+                assert_eq!(walked.unwrap(), (s.value, s.timestamp), "{body:02x?}");
+            }
+        }
+    }
+
+    /// The short-field shortcut returns what the general reader returns, or leaves the field
+    /// to it untouched.
+    #[test]
+    fn short_bytes_shortcut_matches_next_field() {
+        let mut msg = Vec::new();
+        put_sample(&mut msg, 2, 3.5, 1_700_000_000_000);
+        put_bytes_field(&mut msg, 2, &[7u8; 200]); // two-byte length: not short
+        put_label(&mut msg, 1, b"a", b"b"); // another field number
+        put_sample(&mut msg, 2, -1.0, -1);
+        for cut in 0..=msg.len() {
+            let part = &msg[..cut];
+            let mut fast = FieldReader::new(part);
+            let mut slow = FieldReader::new(part);
+            loop {
+                let before = fast.position();
+                match fast.next_short_bytes((2 << 3) | LEN) {
+                    Some(body) => {
+                        assert_eq!(slow.next_field(), Ok(Some((2, Field::Bytes(body)))));
+                        assert_eq!(fast.position(), slow.position());
+                    }
+                    None => {
+                        assert_eq!(fast.position(), before);
+                        let a = fast.next_field();
+                        let b = slow.next_field();
+                        assert_eq!(a, b);
+                        if !matches!(a, Ok(Some(_))) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

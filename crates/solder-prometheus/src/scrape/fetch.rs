@@ -74,10 +74,17 @@ pub enum FetchError {
 /// Headers and stored blocks can make a gzip stream slightly longer than what it inflates to.
 const GZIP_SLACK: u64 = 64 * 1024;
 
+/// The most a response's `Content-Length` reserves up front.
+const MAX_PREALLOCATED_BODY: u64 = 16 << 20;
+
 /// What one scrape request sends.
 #[derive(Debug, Clone)]
 pub struct FetchRequest<'a> {
     pub url: &'a str,
+    /// `url` parsed once by the caller (a loop requests the same URL every interval; parsing
+    /// it, IDNA host normalisation included, per request was a visible share of a scrape).
+    /// `None`: parsed here, so a URL that does not parse fails exactly as before.
+    pub parsed_url: Option<&'a reqwest::Url>,
     pub accept: &'a str,
     /// `gzip` (enable_compression) or `identity`.
     pub accept_encoding: &'a str,
@@ -97,9 +104,11 @@ pub struct FetchedBody {
 /// GETs the target under the scrape timeout, with the client's headers and credentials.
 pub async fn fetch(client: &HttpClient, req: &FetchRequest<'_>) -> Result<FetchedBody, FetchError> {
     let work = async {
-        let builder = client
-            .client()
-            .get(req.url)
+        let builder = match req.parsed_url {
+            Some(url) => client.client().get(url.clone()),
+            None => client.client().get(req.url),
+        };
+        let builder = builder
             .header(reqwest::header::ACCEPT, req.accept)
             .header(reqwest::header::ACCEPT_ENCODING, req.accept_encoding)
             .header(reqwest::header::USER_AGENT, req.user_agent)
@@ -167,7 +176,14 @@ async fn read_response(
     } else {
         req.body_size_limit
     };
-    let mut raw: Vec<u8> = Vec::new();
+    // Sized from Content-Length when the server sends one, so the body is not copied again on
+    // every doubling; capped, since the header is the target's word, not a promise.
+    let expected = response
+        .content_length()
+        .unwrap_or(0)
+        .min(limit)
+        .min(MAX_PREALLOCATED_BODY);
+    let mut raw: Vec<u8> = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
     loop {
         let chunk = response.chunk().await.map_err(|e| FetchError::Request {
             url: req.url.to_string(),

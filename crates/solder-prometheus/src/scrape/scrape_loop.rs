@@ -193,7 +193,10 @@ pub fn spawn_loop(ctx: LoopContext, prior: Option<JoinHandle<Option<ScrapeCache>
         ..TargetStatus::default()
     }));
     let target = ctx.target.clone();
+    let fetch_url = reqwest::Url::parse(&ctx.fetch_url).ok();
     let state = LoopState {
+        fetch_url,
+        interval_metric: std::sync::OnceLock::new(),
         ctx,
         stop: stop.clone(),
         handed_over: Arc::clone(&handed_over),
@@ -232,6 +235,10 @@ struct LoopState {
     status: Arc<Mutex<TargetStatus>>,
     /// Label sets of the synthetic series, built once per loop.
     report: Vec<Labels>,
+    /// `ctx.fetch_url` parsed once; `None` if it does not parse (each fetch then reports why).
+    fetch_url: Option<reqwest::Url>,
+    /// The `interval` label and histogram child of `prometheus_target_interval_length_*`.
+    interval_metric: std::sync::OnceLock<(String, prometheus::Histogram)>,
 }
 
 fn unix_ms(t: SystemTime) -> i64 {
@@ -348,13 +355,16 @@ impl LoopState {
         let start = Instant::now();
         let metrics = &self.ctx.shared.metrics;
         if let Some(prev) = last {
-            let label = go_duration(self.ctx.target.interval);
+            // The label and the histogram child are looked up on the first observation only
+            // (the interval is fixed for the loop), not formatted and hashed every scrape.
+            let (label, histogram) = self.interval_metric.get_or_init(|| {
+                let label = go_duration(self.ctx.target.interval);
+                let histogram = metrics.interval_length.with_label_values(&[&label]);
+                (label, histogram)
+            });
             let seconds = start.duration_since(prev).as_secs_f64();
-            metrics
-                .interval_length
-                .with_label_values(&[&label])
-                .observe(seconds);
-            metrics.interval_summary.observe(&label, seconds);
+            histogram.observe(seconds);
+            metrics.interval_summary.observe(label, seconds);
         }
         let ts = unix_ms(scrape_time);
         let mut out = MetricsBatch::default();
@@ -421,6 +431,7 @@ impl LoopState {
         let cfg = &self.ctx.config;
         let req = FetchRequest {
             url: &self.ctx.fetch_url,
+            parsed_url: self.fetch_url.as_ref(),
             accept: &cfg.accept,
             accept_encoding: cfg.accept_encoding,
             user_agent: &cfg.user_agent,

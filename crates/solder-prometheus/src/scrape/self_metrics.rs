@@ -56,7 +56,14 @@ impl IntervalSummary {
     pub fn observe(&self, interval: &str, seconds: f64) {
         let now = Instant::now();
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        let w = windows.entry(interval.to_string()).or_default();
+        // Looked up before inserting: one loop per target observes every scrape, and the key
+        // is nearly always there already (no String allocated for it).
+        if !windows.contains_key(interval) {
+            windows.insert(interval.to_string(), Default::default());
+        }
+        let Some(w) = windows.get_mut(interval) else {
+            return;
+        };
         w.count += 1;
         w.sum += seconds;
         w.recent.push_back((now, seconds));

@@ -74,12 +74,66 @@ fn fast_retry() -> RetryArgs {
     }
 }
 
+/// A real trace export request of `items` spans, tagged with `n` (records are recounted when
+/// read back from the queue, so the count must be what the request holds).
 fn payload(n: u8, items: u64) -> OtlpPayload {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
+    let spans = (0..items)
+        .map(|i| Span {
+            trace_id: vec![n; 16],
+            span_id: (i + 1).to_be_bytes().to_vec(),
+            name: format!("span {n}"),
+            ..Default::default()
+        })
+        .collect();
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
     OtlpPayload {
         signal: Signal::Traces,
-        encoded: Bytes::from(vec![n; 100]),
+        encoded: Bytes::from(request.encode_to_vec()),
         items,
     }
+}
+
+#[test]
+fn records_are_the_request_and_legacy_records_still_decode() {
+    let p = payload(3, 4);
+    // The current layout: the request as is, its spans recounted.
+    assert_eq!(
+        decode_record(Signal::Traces, p.encoded.clone(), None),
+        Some(p.clone())
+    );
+    // The layout of earlier versions: item count (u64 LE), then the request.
+    for items in [0u64, 1, 4, 10, 255, 4096, 8192, 100_000] {
+        let p = payload(3, items);
+        let mut legacy = items.to_le_bytes().to_vec();
+        legacy.extend_from_slice(&p.encoded);
+        assert_eq!(
+            decode_record(Signal::Traces, Bytes::from(legacy), None),
+            Some(p),
+            "{items} items"
+        );
+    }
+    // A legacy header whose count disagrees with the request, and garbage, are malformed.
+    let mut wrong = 5u64.to_le_bytes().to_vec();
+    wrong.extend_from_slice(&p.encoded);
+    assert_eq!(
+        decode_record(Signal::Traces, Bytes::from(wrong), None),
+        None
+    );
+    assert_eq!(
+        decode_record(Signal::Traces, Bytes::from_static(&[0xff; 3]), None),
+        None
+    );
 }
 
 fn retryable() -> ConsumeError {

@@ -13,25 +13,8 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
 use prost::Message;
 use solder_core::signals::otlp::{OtlpPayload, Signal};
+use solder_core::testing::Rng;
 use solder_syntax::Value;
-
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 const KEYS: &[&str] = &[
     "http.route",
@@ -122,7 +105,7 @@ fn random_span(rng: &mut Rng) -> Span {
             .pick(&["GET /items", "POST /orders", "", "db.query"])
             .to_string(),
         kind: rng.below(7) as i32,
-        start_time_unix_nano: rng.next(),
+        start_time_unix_nano: rng.next_u64(),
         attributes: (0..rng.below(9)).map(|_| random_kv(rng, 0)).collect(),
         events: (0..rng.below(2))
             .map(|_| span::Event {
@@ -406,7 +389,7 @@ fn agree(c: &Compiled, encoded: &[u8], what: &str) -> bool {
 
 #[test]
 fn encoded_path_matches_prost_on_generated_requests() {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let requests: Vec<Vec<u8>> = (0..60)
         .map(|_| random_request(&mut rng).encode_to_vec())
         .collect();
@@ -433,7 +416,7 @@ fn encoded_path_matches_prost_on_generated_requests() {
 
 #[test]
 fn unchanged_requests_are_forwarded_as_received() {
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let req = random_request(&mut rng).encode_to_vec();
     let c = compiled(&[act("delete", "nothing-has-this")], None, None);
     let out = c.process(payload(req.clone())).unwrap();
@@ -718,7 +701,7 @@ fn inputs_left_to_prost_give_the_same_results() {
 
 #[test]
 fn corrupted_requests_behave_as_with_prost() {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let compiled_sets = [
         compiled(&action_sets()[0], None, None),
         compiled(
@@ -736,12 +719,12 @@ fn corrupted_requests_behave_as_with_prost() {
         match rng.below(4) {
             0 => {
                 let i = rng.below(req.len());
-                req[i] = rng.next() as u8;
+                req[i] = rng.next_u64() as u8;
             }
             1 => req.truncate(rng.below(req.len())),
             2 => {
                 let i = rng.below(req.len());
-                req.insert(i, rng.next() as u8);
+                req.insert(i, rng.next_u64() as u8);
             }
             _ => {
                 for _ in 0..3 {
@@ -769,7 +752,7 @@ use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 
 fn random_log(rng: &mut Rng) -> LogRecord {
     LogRecord {
-        time_unix_nano: rng.next(),
+        time_unix_nano: rng.next_u64(),
         observed_time_unix_nano: 5,
         severity_number: rng.below(25) as i32,
         severity_text: rng.pick(&["", "INFO", "ERROR"]).to_string(),
@@ -887,7 +870,7 @@ fn logs_agree(c: &Compiled, encoded: &[u8], what: &str) -> bool {
 
 #[test]
 fn encoded_logs_path_matches_prost() {
-    let mut rng = Rng(0x51_7cc1_b727_220a);
+    let mut rng = Rng::new(0x51_7cc1_b727_220a);
     let requests: Vec<Vec<u8>> = (0..40)
         .map(|_| random_logs_request(&mut rng).encode_to_vec())
         .collect();
@@ -920,7 +903,7 @@ fn encoded_logs_path_matches_prost() {
         }
         let i = rng.below(req.len());
         if round % 2 == 0 {
-            req[i] = rng.next() as u8;
+            req[i] = rng.next_u64() as u8;
         } else {
             req.truncate(i);
         }
