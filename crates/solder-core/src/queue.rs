@@ -556,10 +556,9 @@ impl Queue {
     /// Appends one record, first discarding the oldest unacknowledged records if that is what
     /// it takes to stay within `max_bytes` (for writers whose overflow policy is drop-oldest).
     pub fn append_dropping_oldest(&self, payload: &[u8]) -> Result<(Seq, DropReport), QueueError> {
-        let payloads = std::slice::from_ref(&payload);
-        let batch = self.check_sizes(payloads)?;
+        let batch = self.check_record(payload.len())?;
         let cached = self.tail_copy(payload, Bytes::copy_from_slice);
-        self.write_dropping_oldest(payloads, batch, std::slice::from_ref(&cached))
+        self.write_dropping_oldest(payload, batch, cached)
     }
 
     /// [`Queue::append_dropping_oldest`] of a payload held as [`Bytes`]; see
@@ -568,18 +567,19 @@ impl Queue {
         &self,
         payload: Bytes,
     ) -> Result<(Seq, DropReport), QueueError> {
-        let payloads = std::slice::from_ref(&payload);
-        let batch = self.check_sizes(payloads)?;
+        let batch = self.check_record(payload.len())?;
         let cached = self.tail_ref(&payload);
-        self.write_dropping_oldest(payloads, batch, std::slice::from_ref(&cached))
+        self.write_dropping_oldest(&payload, batch, cached)
     }
 
     /// Writes one size-checked record, dropping the oldest records first if needed.
-    fn write_dropping_oldest<P: AsRef<[u8]>>(
+    /// Written as frame header + payload in one `writev`, like `append_bytes`: no frame buffer
+    /// copy of the record.
+    fn write_dropping_oldest(
         &self,
-        payload: &[P],
+        payload: &[u8],
         batch: BatchSize,
-        cached: &[Option<Bytes>],
+        cached: Option<Bytes>,
     ) -> Result<(Seq, DropReport), QueueError> {
         let (seq, dropped) = {
             let mut state = self.lock();
@@ -597,7 +597,7 @@ impl Queue {
                 self.count_refused(batch);
                 return Err(err);
             }
-            (state.write_records(payload, cached)?, dropped)
+            (state.write_record_parts(&[payload], cached)?, dropped)
         };
         self.appended(batch);
         Ok((seq, dropped))
