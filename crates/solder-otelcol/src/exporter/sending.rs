@@ -553,18 +553,29 @@ fn decode_record(
             encoded: record,
         });
     }
-    if let Ok(items) = crate::wire::count_validated_items(signal, &record) {
-        return Some(OtlpPayload {
-            signal,
-            items,
-            encoded: record,
-        });
+    if let Some(legacy) = decode_legacy_record(signal, &record) {
+        return Some(legacy);
     }
-    // An earlier version's record: the count, then the request. Such a record fails the walk
-    // above: read as protobuf, the count's zero high bytes land where a field key must be, and
-    // field number 0 is invalid. The recount below guards the fallback in turn.
+    let items = crate::wire::count_validated_items(signal, &record).ok()?;
+    Some(OtlpPayload {
+        signal,
+        items,
+        encoded: record,
+    })
+}
+
+/// A record of an earlier version: the item count (u64 LE), then the request, whose items
+/// must number exactly that. Tried first because the other order is ambiguous: a legacy
+/// record can walk as a request (a count of 145 starts a valid fixed64 field, and the walk
+/// skips unknown top-level fields). This order is not: in a current request the count's
+/// place holds tags and lengths, and its bytes 4..8 cannot all be zero (byte 4 or 5 is a tag),
+/// so it reads as a count of 2^32 or more, which no record can hold.
+fn decode_legacy_record(signal: Signal, record: &bytes::Bytes) -> Option<OtlpPayload> {
     let header: [u8; LEGACY_RECORD_HEADER] = record.get(..LEGACY_RECORD_HEADER)?.try_into().ok()?;
     let items = u64::from_le_bytes(header);
+    if items >= 1 << 32 {
+        return None;
+    }
     let encoded = record.slice(LEGACY_RECORD_HEADER..);
     let counted = crate::wire::count_validated_items(signal, &encoded).ok()?;
     (counted == items).then_some(OtlpPayload {

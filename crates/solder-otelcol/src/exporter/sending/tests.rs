@@ -123,6 +123,28 @@ fn records_are_the_request_and_legacy_records_still_decode() {
             "{items} items"
         );
     }
+    // Whatever the count, a legacy record is read as one (145, for one, also walks as a
+    // current request: 0x91 0x00 starts a fixed64 field the walk would skip).
+    for items in (0u64..=300).chain([4096, 8192]) {
+        let p = payload(5, items);
+        let mut legacy = items.to_le_bytes().to_vec();
+        legacy.extend_from_slice(&p.encoded);
+        assert_eq!(
+            decode_record(Signal::Traces, Bytes::from(legacy), None),
+            Some(p),
+            "{items} items"
+        );
+    }
+    // And a current record is never read as a legacy one, whatever its shape.
+    for n in 0..=255u8 {
+        for items in [0u64, 1, 2, 3, 7, 100] {
+            let p = payload(n, items);
+            assert_eq!(
+                decode_record(Signal::Traces, p.encoded.clone(), None),
+                Some(p)
+            );
+        }
+    }
     // A legacy header whose count disagrees with the request, and garbage, are malformed.
     let mut wrong = 5u64.to_le_bytes().to_vec();
     wrong.extend_from_slice(&p.encoded);
