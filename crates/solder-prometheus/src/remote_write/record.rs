@@ -8,7 +8,7 @@
 use super::wire::{
     exemplar_body_len, len_field_size, put_bytes_field, put_exemplar, put_len_header, put_sample,
     put_tag, put_varint, read_label, read_sample, sample_body_len, Field, FieldReader, WireError,
-    LEN, VARINT,
+    LEN, SAMPLE_FIELD_MAX, VARINT,
 };
 use solder_core::signals::metrics::{Exemplar, Labels, Metadata, MetricType, MetricsBatch, Sample};
 use solder_proto::prometheus as pb;
@@ -77,8 +77,8 @@ pub fn encode_record(batch: &MetricsBatch) -> Vec<u8> {
         .map(|&(s, e)| len_field_size(s + len_field_size(e)))
         .sum::<usize>();
 
-    // Pass 2: write.
-    let mut out = Vec::with_capacity(total);
+    // Pass 2: write (with the slack `Stack::append_to` needs for its last copy).
+    let mut out = Vec::with_capacity(total + SAMPLE_FIELD_MAX);
     let flags = FLAG_LABELS_LAST | if internal { 0 } else { FLAG_NO_INTERNAL };
     put_tag(&mut out, FLAGS_FIELD, VARINT);
     put_varint(&mut out, flags);

@@ -355,16 +355,16 @@ pub(crate) fn encode_request(items: &[SendItem], buffers: &[Bytes], out: &mut Ve
                 head.len_header(1, series.len() + len_field_size(sample));
                 let mut tail = Stack::<SAMPLE_FIELD_MAX>::new();
                 tail.sample(2, item.value, item.timestamp_ms);
-                out.extend_from_slice(head.bytes());
+                head.append_to(out);
                 out.extend_from_slice(series);
-                out.extend_from_slice(tail.bytes());
+                tail.append_to(out);
             }
             Some(labels) => {
                 let labels = labels.get(buffers);
                 let ex = exemplar_body_len(labels.len(), item.timestamp_ms);
                 let mut head = Stack::<20>::new();
                 head.len_header(1, series.len() + len_field_size(ex));
-                out.extend_from_slice(head.bytes());
+                head.append_to(out);
                 out.extend_from_slice(series);
                 put_exemplar(out, 3, labels, item.value, item.timestamp_ms);
             }
