@@ -378,7 +378,6 @@ mod tests {
         put_sample(&mut out, 2, f64::MAX, i64::MIN);
         // Tag, length, then value (1 + 8) and a ten-byte timestamp (1 + 10).
         assert_eq!(out.len(), 2 + 9 + 11);
-        assert!(out.capacity() >= out.len());
         let decoded = pb::Sample::decode(&out[2..]).unwrap();
         assert_eq!((decoded.value, decoded.timestamp), (f64::MAX, i64::MIN));
     }
