@@ -8,7 +8,8 @@
 #
 # usage: benches/scrape_e2e/run.sh            (env: MINUTES=3 WARMUP=30 TARGETS=500 SERIES=1000
 #                                               INTERVAL=15s AGENTS="solder prometheus"
-#                                               SKIP_BUILD=1 to reuse the release binaries)
+#                                               SKIP_BUILD=1 to reuse the release binaries,
+#                                               SOLDER_BIN=path to measure another build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -24,39 +25,13 @@ PROMETHEUS=${PROMETHEUS_BIN:-prometheus}
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   cargo build --release -p solder -p solder-benches --bin solder --bin scrape-e2e-load
 fi
-SOLDER="$TARGET_DIR/release/solder"
+SOLDER="${SOLDER_BIN:-$TARGET_DIR/release/solder}"
 LOAD="$TARGET_DIR/release/scrape-e2e-load"
-CLK_TCK=$(getconf CLK_TCK)
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# Fields 14 and 15 of /proc/<pid>/stat; the command name (field 2) of both agents has no spaces.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# shellcheck source=common.sh
+. benches/scrape_e2e/common.sh
 status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 sink_stat() { curl -fsS "http://$sink/stats" | awk -v k="$1" '$1 == k {print $2}'; }
-wait_http() { # url, what
-  for _ in $(seq 1 300); do
-    if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
-    sleep 0.2
-  done
-  echo "$2 did not come up at $1" >&2
-  exit 1
-}
-
-taskset -c 1 "$LOAD" --targets "$TARGETS" --series "$SERIES" --interval "$INTERVAL" --out "$work" \
-  2>"$work/load.log" &
-pids+=("$!")
-for _ in $(seq 1 300); do [ -s "$work/sink.addr" ] && break; sleep 0.2; done
-sink=$(cat "$work/sink.addr")
-wait_http "http://$sink/stats" "the load driver"
+start_load
 
 echo "machine: $(nproc) cpus, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(uname -r); $(date -u +%FT%TZ)"
 echo "workload: $TARGETS targets × $SERIES series every $INTERVAL; warm-up ${WARMUP}s, measured ${MINUTES} min"

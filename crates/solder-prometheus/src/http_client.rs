@@ -497,10 +497,13 @@ impl HttpClientConfig {
             }
         }
         let auth = auth::Authenticator::new(self, user_agent)?;
+        let proxy = self.proxy();
         Ok(HttpClient {
             client: Arc::new(client),
             auth: Arc::new(auth),
             headers: Arc::new(headers),
+            proxied: proxy.proxy_from_environment || !proxy.proxy_url.is_empty(),
+            follow_redirects: self.follow_redirects.0,
         })
     }
 }
@@ -573,6 +576,10 @@ pub struct HttpClient {
     client: Arc<reload::ClientSlot>,
     auth: Arc<auth::Authenticator>,
     headers: Arc<Vec<(HeaderName, HeaderValue)>>,
+    /// A proxy may apply (`proxy_url` or `proxy_from_environment`): requests must go through
+    /// reqwest, which implements proxies and `no_proxy`.
+    proxied: bool,
+    follow_redirects: bool,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -598,6 +605,32 @@ impl HttpClient {
             req = req.header(n.clone(), v.clone());
         }
         self.auth.apply(req).await
+    }
+
+    /// Appends `http_headers` and the configured credentials to `headers`, as
+    /// [`Self::authorize`] does to a request, for requests sent without reqwest.
+    pub async fn add_credentials(
+        &self,
+        headers: &mut reqwest::header::HeaderMap,
+    ) -> Result<(), HttpClientError> {
+        for (n, v) in self.headers.iter() {
+            headers.append(n.clone(), v.clone());
+        }
+        if let Some(value) = self.auth.authorization().await? {
+            headers.append(reqwest::header::AUTHORIZATION, value);
+        }
+        Ok(())
+    }
+
+    /// Whether a plain `http` request may be sent on a connection of the caller's own (no
+    /// proxy can apply to it). TLS, proxies and redirects stay with [`Self::client`].
+    pub fn allows_direct_http(&self) -> bool {
+        !self.proxied
+    }
+
+    /// `follow_redirects`.
+    pub fn follows_redirects(&self) -> bool {
+        self.follow_redirects
     }
 
     /// `client().get(url)` with headers and credentials applied.

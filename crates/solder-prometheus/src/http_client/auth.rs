@@ -109,8 +109,16 @@ impl Authenticator {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<reqwest::RequestBuilder, HttpClientError> {
+        Ok(match self.authorization().await? {
+            Some(value) => req.header(AUTHORIZATION, value),
+            None => req,
+        })
+    }
+
+    /// The `Authorization` header value, if any credentials are configured (marked sensitive).
+    pub(crate) async fn authorization(&self) -> Result<Option<HeaderValue>, HttpClientError> {
         let value = match &self.method {
-            Method::None => return Ok(req),
+            Method::None => return Ok(None),
             Method::Basic { username, password } => {
                 let password = password.read("basic_auth password").await?;
                 format!(
@@ -134,7 +142,7 @@ impl Authenticator {
             )
         })?;
         hv.set_sensitive(true);
-        Ok(req.header(AUTHORIZATION, hv))
+        Ok(Some(hv))
     }
 }
 

@@ -39,7 +39,7 @@ pub fn encode_record(batch: &MetricsBatch) -> Vec<u8> {
         len: usize,
         body_len: usize,
     }
-    let mut runs = Vec::new();
+    let mut runs = Vec::with_capacity(batch.samples.len());
     let mut total = 2;
     let mut internal = false;
     let mut i = 0;

@@ -711,6 +711,9 @@ impl Batch {
     }
 }
 
+/// The most items a shard reserves for the request it starts filling (48 bytes each).
+const MAX_ITEMS_RESERVED: usize = 1 << 14;
+
 async fn shard_loop(
     ep: Arc<EndpointSender>,
     mut rx: mpsc::UnboundedReceiver<Chunk>,
@@ -747,6 +750,9 @@ async fn shard_loop(
                     if batch.items.is_empty() {
                         deadline =
                             Some(tokio::time::Instant::now() + ep.settings.batch_send_deadline);
+                        // A full request's room up front: grown by doubling, the items of a
+                        // 2,000-sample request were copied eleven times.
+                        batch.items.reserve(max.min(MAX_ITEMS_RESERVED));
                     }
                     // As many as fit the request being filled, in one step.
                     let take = (max - batch.items.len().min(max)).clamp(1, rest.len());

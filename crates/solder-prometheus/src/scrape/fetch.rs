@@ -1,7 +1,15 @@
 //! One scrape request: the headers Prometheus sends, the response read under the body size
 //! limit, gzip inflated here (so the limit applies to the uncompressed size, as in Prometheus).
 
+use super::direct::{DirectConnection, DirectTarget};
 use crate::http_client::HttpClient;
+use bytes::Bytes;
+use http_body_util::BodyExt as _;
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH,
+    CONTENT_TYPE, USER_AGENT,
+};
+use reqwest::StatusCode;
 use std::io::Read;
 use std::time::Duration;
 
@@ -85,14 +93,41 @@ pub struct FetchRequest<'a> {
     /// it, IDNA host normalisation included, per request was a visible share of a scrape).
     /// `None`: parsed here, so a URL that does not parse fails exactly as before.
     pub parsed_url: Option<&'a reqwest::Url>,
-    pub accept: &'a str,
-    /// `gzip` (enable_compression) or `identity`.
-    pub accept_encoding: &'a str,
-    pub user_agent: &'a str,
+    /// Set when the URL can be requested on the loop's own connection ([`DirectTarget::new`]).
+    pub direct: Option<&'a DirectTarget>,
+    /// The loop's fixed headers ([`scrape_headers`]); credentials are added per request.
+    pub headers: &'a HeaderMap,
     pub timeout: Duration,
     /// 0 = no limit.
     pub body_size_limit: u64,
 }
+
+/// The headers every scrape of a loop sends, built once: `Accept`, `Accept-Encoding` (`gzip`
+/// with enable_compression, else `identity`), `User-Agent` and Prometheus's timeout header.
+pub fn scrape_headers(
+    accept: &str,
+    accept_encoding: &str,
+    user_agent: &str,
+    timeout: Duration,
+) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(8);
+    let pairs = [
+        (ACCEPT, accept.to_owned()),
+        (ACCEPT_ENCODING, accept_encoding.to_owned()),
+        (USER_AGENT, user_agent.to_owned()),
+    ];
+    for (name, value) in pairs {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&format_seconds(timeout)) {
+        headers.insert(TIMEOUT_HEADER, v);
+    }
+    headers
+}
+
+const TIMEOUT_HEADER: HeaderName = HeaderName::from_static("x-prometheus-scrape-timeout-seconds");
 
 /// A successful response: the uncompressed body and its `Content-Type`.
 #[derive(Debug, Clone)]
@@ -101,30 +136,48 @@ pub struct FetchedBody {
     pub content_type: String,
 }
 
-/// GETs the target under the scrape timeout, with the client's headers and credentials.
-pub async fn fetch(client: &HttpClient, req: &FetchRequest<'_>) -> Result<FetchedBody, FetchError> {
+/// GETs the target under the scrape timeout, with the client's headers and credentials: on
+/// the loop's own connection when the request allows it, else through reqwest.
+pub async fn fetch(
+    client: &HttpClient,
+    req: &FetchRequest<'_>,
+    connection: &mut DirectConnection,
+) -> Result<FetchedBody, FetchError> {
     let work = async {
+        if let Some(target) = req.direct.filter(|_| client.allows_direct_http()) {
+            let mut headers = req.headers.clone();
+            client
+                .add_credentials(&mut headers)
+                .await
+                .map_err(|e| FetchError::Auth(e.to_string()))?;
+            let response =
+                connection
+                    .get(target, headers)
+                    .await
+                    .map_err(|e| FetchError::Request {
+                        url: req.url.to_string(),
+                        message: e.to_string(),
+                    })?;
+            // Redirects are reqwest's to follow: the request is sent again through it.
+            if !(response.status().is_redirection() && client.follows_redirects()) {
+                let body = read_response(Response::Direct(response), req).await?;
+                connection.release();
+                return Ok(body);
+            }
+        }
         let builder = match req.parsed_url {
             Some(url) => client.client().get(url.clone()),
             None => client.client().get(req.url),
         };
-        let builder = builder
-            .header(reqwest::header::ACCEPT, req.accept)
-            .header(reqwest::header::ACCEPT_ENCODING, req.accept_encoding)
-            .header(reqwest::header::USER_AGENT, req.user_agent)
-            .header(
-                "X-Prometheus-Scrape-Timeout-Seconds",
-                format_seconds(req.timeout),
-            );
         let builder = client
-            .authorize(builder)
+            .authorize(builder.headers(req.headers.clone()))
             .await
             .map_err(|e| FetchError::Auth(e.to_string()))?;
         let response = builder.send().await.map_err(|e| FetchError::Request {
             url: req.url.to_string(),
             message: error_chain(&e),
         })?;
-        read_response(response, req).await
+        read_response(Response::Pooled(response), req).await
     };
     match tokio::time::timeout(req.timeout, work).await {
         Ok(result) => result,
@@ -152,23 +205,75 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     msg
 }
 
+/// A response from either transport.
+enum Response {
+    Pooled(reqwest::Response),
+    Direct(hyper::Response<hyper::body::Incoming>),
+}
+
+impl Response {
+    fn status(&self) -> StatusCode {
+        match self {
+            Response::Pooled(r) => r.status(),
+            Response::Direct(r) => r.status(),
+        }
+    }
+
+    fn headers(&self) -> &HeaderMap {
+        match self {
+            Response::Pooled(r) => r.headers(),
+            Response::Direct(r) => r.headers(),
+        }
+    }
+
+    fn content_length(&self) -> Option<u64> {
+        match self {
+            Response::Pooled(r) => r.content_length(),
+            Response::Direct(r) => r
+                .headers()
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok()),
+        }
+    }
+
+    /// The next piece of the body; `None` at its end.
+    async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+        match self {
+            Response::Pooled(r) => r.chunk().await.map_err(|e| error_chain(&e)),
+            Response::Direct(r) => loop {
+                match r.body_mut().frame().await {
+                    None => return Ok(None),
+                    Some(Err(e)) => return Err(error_chain(&e)),
+                    // Trailers carry no body bytes.
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            return Ok(Some(data));
+                        }
+                    }
+                }
+            },
+        }
+    }
+}
+
 async fn read_response(
-    mut response: reqwest::Response,
+    mut response: Response,
     req: &FetchRequest<'_>,
 ) -> Result<FetchedBody, FetchError> {
     let status = response.status();
-    if status != reqwest::StatusCode::OK {
+    if status != StatusCode::OK {
         return Err(FetchError::Status(status.to_string()));
     }
     let headers = response.headers();
     let content_type = headers
-        .get(reqwest::header::CONTENT_TYPE)
+        .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
     // reqwest removes the header when it inflated the body itself (its gzip feature).
     let gzipped = headers
-        .get(reqwest::header::CONTENT_ENCODING)
+        .get(CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
     let limit = if req.body_size_limit == 0 {
@@ -185,10 +290,13 @@ async fn read_response(
         .min(MAX_PREALLOCATED_BODY);
     let mut raw: Vec<u8> = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
     loop {
-        let chunk = response.chunk().await.map_err(|e| FetchError::Request {
-            url: req.url.to_string(),
-            message: error_chain(&e),
-        })?;
+        let chunk = response
+            .chunk()
+            .await
+            .map_err(|message| FetchError::Request {
+                url: req.url.to_string(),
+                message,
+            })?;
         let Some(chunk) = chunk else { break };
         raw.extend_from_slice(&chunk);
         // Uncompressed: the limit applies to these bytes. Compressed: the inflated size is

@@ -17,6 +17,7 @@
 pub mod args;
 pub mod cache;
 pub mod component;
+pub mod direct;
 pub mod fetch;
 pub mod normalize;
 pub mod scrape_loop;

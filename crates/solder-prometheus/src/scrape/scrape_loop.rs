@@ -5,7 +5,8 @@
 //! synthetic ones included — unless a newer loop for the same target took over its cache.
 
 use super::cache::{AppendError, AppendSettings, AppendStats, ScrapeCache, ScrapeTimes};
-use super::fetch::{fetch, FetchError, FetchRequest};
+use super::direct::{DirectConnection, DirectTarget};
+use super::fetch::{fetch, scrape_headers, FetchError, FetchRequest};
 use super::first_scrape_delay;
 use super::self_metrics::SelfMetrics;
 use super::series::report_labels;
@@ -194,8 +195,19 @@ pub fn spawn_loop(ctx: LoopContext, prior: Option<JoinHandle<Option<ScrapeCache>
     }));
     let target = ctx.target.clone();
     let fetch_url = reqwest::Url::parse(&ctx.fetch_url).ok();
+    let direct_target = fetch_url.as_ref().and_then(DirectTarget::new);
+    let cfg = &ctx.config;
+    let headers = scrape_headers(
+        &cfg.accept,
+        cfg.accept_encoding,
+        &cfg.user_agent,
+        ctx.target.timeout,
+    );
     let state = LoopState {
         fetch_url,
+        direct_target,
+        headers,
+        batch_len: std::sync::atomic::AtomicUsize::new(0),
         interval_metric: std::sync::OnceLock::new(),
         ctx,
         stop: stop.clone(),
@@ -237,6 +249,12 @@ struct LoopState {
     report: Vec<Labels>,
     /// `ctx.fetch_url` parsed once; `None` if it does not parse (each fetch then reports why).
     fetch_url: Option<reqwest::Url>,
+    /// Where the loop's own connection goes, when the URL allows one.
+    direct_target: Option<DirectTarget>,
+    /// The headers every scrape sends ([`scrape_headers`]).
+    headers: reqwest::header::HeaderMap,
+    /// Samples in the last scrape's batch: the next batch's capacity.
+    batch_len: std::sync::atomic::AtomicUsize,
     /// The `interval` label and histogram child of `prometheus_target_interval_length_*`.
     interval_metric: std::sync::OnceLock<(String, prometheus::Histogram)>,
 }
@@ -273,6 +291,7 @@ impl LoopState {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut aligned = SystemTime::now();
         let mut last: Option<Instant> = None;
+        let mut connection = DirectConnection::default();
         loop {
             let mut scrape_time = SystemTime::now();
             let tolerance = TIMESTAMP_TOLERANCE.min(interval / 100);
@@ -290,7 +309,9 @@ impl LoopState {
             }
             // Shutdown abandons an in-flight scrape; a stop (target removed) lets it finish.
             tokio::select! {
-                started = self.scrape_and_report(&mut cache, scrape_time, last) => last = Some(started),
+                started = self.scrape_and_report(&mut cache, &mut connection, scrape_time, last) => {
+                    last = Some(started);
+                }
                 _ = self.ctx.pool.cancelled() => return Some(cache),
             }
             tokio::select! {
@@ -349,6 +370,7 @@ impl LoopState {
     async fn scrape_and_report(
         &self,
         cache: &mut ScrapeCache,
+        connection: &mut DirectConnection,
         scrape_time: SystemTime,
         last: Option<Instant>,
     ) -> Instant {
@@ -367,14 +389,19 @@ impl LoopState {
             metrics.interval_summary.observe(label, seconds);
         }
         let ts = unix_ms(scrape_time);
-        let mut out = MetricsBatch::default();
+        // Sized like the previous scrape's batch: growing a 1,000-sample batch by doubling
+        // copied it ten times per scrape.
+        let mut out = MetricsBatch {
+            samples: Vec::with_capacity(self.batch_len.load(Ordering::Relaxed)),
+            ..MetricsBatch::default()
+        };
         let forced = lock(&self.forced_error).clone();
         let (stats, error, body_bytes) = match forced {
             Some(err) => {
                 cache.append_failed(ts, &mut out);
                 (AppendStats::default(), Some(err), 0i64)
             }
-            None => self.scrape_once(cache, ts, &mut out).await,
+            None => self.scrape_once(cache, connection, ts, &mut out).await,
         };
         let duration = start.elapsed();
         self.count(&stats);
@@ -417,6 +444,7 @@ impl LoopState {
             status.last_scrape = Some(scrape_time);
             status.last_duration = Some(duration);
         }
+        self.batch_len.store(out.samples.len(), Ordering::Relaxed);
         self.forward(out).await;
         start
     }
@@ -425,6 +453,7 @@ impl LoopState {
     async fn scrape_once(
         &self,
         cache: &mut ScrapeCache,
+        connection: &mut DirectConnection,
         ts: i64,
         out: &mut MetricsBatch,
     ) -> (AppendStats, Option<String>, i64) {
@@ -432,13 +461,12 @@ impl LoopState {
         let req = FetchRequest {
             url: &self.ctx.fetch_url,
             parsed_url: self.fetch_url.as_ref(),
-            accept: &cfg.accept,
-            accept_encoding: cfg.accept_encoding,
-            user_agent: &cfg.user_agent,
+            direct: self.direct_target.as_ref(),
+            headers: &self.headers,
             timeout: self.ctx.target.timeout,
             body_size_limit: cfg.body_size_limit,
         };
-        let fetched = match fetch(&cfg.client, &req).await {
+        let fetched = match fetch(&cfg.client, &req, connection).await {
             Ok(f) => f,
             Err(e) => {
                 let bytes = if matches!(e, FetchError::BodySizeLimit) {
