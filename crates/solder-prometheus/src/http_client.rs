@@ -15,6 +15,7 @@
 //! block is read once, when the client is built (a known difference from Prometheus).
 
 mod auth;
+pub mod direct;
 mod reload;
 mod tls;
 

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use solder_core::signals::metrics::{Labels, Metadata, MetricType, Sample};
+use solder_prometheus::http_client::HttpClientConfig;
 use solder_prometheus::remote_write::{
     build_write_request, encode_snappy, ClientBuildError, ClientOptions, RemoteWriteClient,
     SendError,
@@ -15,6 +16,9 @@ use solder_proto::prometheus::WriteRequest;
 use solder_proto::prost::Message;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+mod raw_http;
+use raw_http::{RawMode, RawServer};
 
 #[derive(Debug, Clone)]
 struct Recorded {
@@ -339,4 +343,104 @@ fn invalid_options_are_rejected() {
         RemoteWriteClient::new(opts),
         Err(ClientBuildError::ConflictingAuth)
     ));
+}
+
+// ---- the client's own connections (plain http, no proxy) ----------------------------------------
+
+/// A remote-write endpoint on [`RawServer`]: `POST /api/v1/write` answers 204, or with
+/// `redirect` a 307 to `/moved`, which answers 204.
+async fn raw_endpoint(mode: RawMode, redirect: bool) -> RawServer {
+    let reply: raw_http::Reply = Arc::new(move |line: &str| {
+        if redirect && line.starts_with("POST /api/v1/write ") {
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: /moved\r\nContent-Length: 0\r\n\r\n"
+                .to_owned()
+        } else {
+            "HTTP/1.1 204 No Content\r\n\r\n".to_owned()
+        }
+    });
+    RawServer::start(mode, reply).await
+}
+
+#[tokio::test]
+async fn sends_reuse_one_kept_connection_with_every_header_and_the_whole_body() {
+    let server = raw_endpoint(RawMode::KeepAlive, false).await;
+    let mut opts = options(format!("http://{}/api/v1/write", server.addr));
+    opts.headers = vec![("X-Scope-OrgID".into(), "tenant-1".into())];
+    opts.bearer_token = Some("tok".into());
+    let client = RemoteWriteClient::new(opts).unwrap();
+    let body = body_of(&sample_request());
+    for _ in 0..3 {
+        client.send(body.clone()).await.unwrap();
+    }
+    assert_eq!(server.connections(), 1, "one kept-alive connection");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3);
+    let r = &requests[0];
+    assert_eq!(r.line, "POST /api/v1/write HTTP/1.1");
+    assert_eq!(r.body_len, body.len());
+    assert_eq!(
+        r.header("content-length"),
+        [body.len().to_string().as_str()]
+    );
+    assert_eq!(r.header("host"), [server.addr.as_str()]);
+    assert_eq!(r.header("content-encoding"), ["snappy"]);
+    assert_eq!(r.header("content-type"), ["application/x-protobuf"]);
+    assert_eq!(r.header("x-prometheus-remote-write-version"), ["0.1.0"]);
+    assert_eq!(r.header("user-agent"), ["solder/0.1.0"]);
+    assert_eq!(r.header("authorization"), ["Bearer tok"]);
+    assert_eq!(r.header("x-scope-orgid"), ["tenant-1"]);
+}
+
+#[tokio::test]
+async fn a_send_the_kept_connection_lost_is_sent_again_on_a_new_one() {
+    let server = raw_endpoint(RawMode::HangUpOnSecondRequest, false).await;
+    let client =
+        RemoteWriteClient::new(options(format!("http://{}/api/v1/write", server.addr))).unwrap();
+    let body = body_of(&sample_request());
+    for _ in 0..3 {
+        client.send(body.clone()).await.unwrap();
+    }
+    // The first send, then for each later one: the lost request and its resend.
+    assert_eq!(server.requests().len(), 5);
+    assert_eq!(server.connections(), 3);
+}
+
+#[tokio::test]
+async fn a_307_is_followed_with_the_body() {
+    let server = raw_endpoint(RawMode::KeepAlive, true).await;
+    let client =
+        RemoteWriteClient::new(options(format!("http://{}/api/v1/write", server.addr))).unwrap();
+    let body = body_of(&sample_request());
+    client.send(body.clone()).await.unwrap();
+    let moved: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.line == "POST /moved HTTP/1.1")
+        .collect();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].body_len, body.len());
+}
+
+#[tokio::test]
+async fn a_configured_proxy_carries_plain_http_sends() {
+    let server = raw_endpoint(RawMode::KeepAlive, false).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_proxy = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let config = HttpClientConfig {
+        proxy_url: dead_proxy,
+        ..HttpClientConfig::default()
+    };
+    let opts = options(format!("http://{}/api/v1/write", server.addr));
+    let client = RemoteWriteClient::with_http_client(&config, &opts).unwrap();
+    let result = client.send(body_of(&sample_request())).await;
+    assert!(
+        matches!(result, Err(SendError::Retryable { status: None, .. })),
+        "{result:?}"
+    );
+    assert_eq!(
+        server.connections(),
+        0,
+        "the endpoint was not contacted directly"
+    );
 }

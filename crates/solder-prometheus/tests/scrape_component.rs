@@ -24,6 +24,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+mod raw_http;
+use raw_http::{RawMode, RawServer};
+
 // ---- in-test target ---------------------------------------------------------------------------
 
 #[derive(Clone)]
@@ -1022,109 +1025,17 @@ async fn unusable_failure_log_file_fails_the_build() {
 
 // ---- the loop's own connection (plain http, no proxy) -------------------------------------------
 
-/// How [`RawTarget`] answers.
-#[derive(Clone, Copy, PartialEq)]
-enum RawMode {
-    /// 200 with `Content-Length`, connection kept open.
-    KeepAlive,
-    /// A kept-alive connection answers its first request only: the second is read and the
-    /// connection closed without a reply (a server whose idle timeout fired as the request
-    /// arrived).
-    HangUpOnSecondRequest,
-    /// `/metrics` answers 302 to `/final`, which answers 200.
-    Redirect,
-}
-
-/// A request as [`RawTarget`] read it: the request line and the headers (names lower-cased).
-type RawRequest = (String, Vec<(String, String)>);
-
-/// An HTTP/1.1 target written against the wire format itself, so the test sees connections and
-/// request lines as sent, not as a server framework reports them.
-struct RawTarget {
-    addr: String,
-    connections: Arc<std::sync::atomic::AtomicUsize>,
-    /// Every request, in arrival order.
-    requests: Arc<Mutex<Vec<RawRequest>>>,
-}
-
-impl RawTarget {
-    async fn start(mode: RawMode) -> RawTarget {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let (conns, reqs) = (connections.clone(), requests.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut sock, _)) = listener.accept().await else {
-                    return;
-                };
-                conns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let reqs = reqs.clone();
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut answered = 0;
-                    loop {
-                        let end = loop {
-                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                                break i;
-                            }
-                            let mut chunk = [0u8; 4096];
-                            match sock.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                            }
-                        };
-                        let head = String::from_utf8(buf[..end].to_vec()).unwrap();
-                        buf.drain(..end + 4);
-                        let mut lines = head.split("\r\n");
-                        let request_line = lines.next().unwrap().to_owned();
-                        let headers = lines
-                            .map(|l| {
-                                let (n, v) = l.split_once(':').unwrap();
-                                (n.to_ascii_lowercase(), v.trim().to_owned())
-                            })
-                            .collect();
-                        reqs.lock().unwrap().push((request_line.clone(), headers));
-                        if mode == RawMode::HangUpOnSecondRequest && answered == 1 {
-                            return;
-                        }
-                        answered += 1;
-                        let reply = if mode == RawMode::Redirect
-                            && request_line.starts_with("GET /metrics ")
-                        {
-                            "HTTP/1.1 302 Found\r\nLocation: /final\r\nContent-Length: 0\r\n\r\n"
-                                .to_owned()
-                        } else {
-                            let body = "raw_metric 7\n";
-                            format!(
-                                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
-                                 Content-Length: {}\r\n\r\n{body}",
-                                body.len()
-                            )
-                        };
-                        if sock.write_all(reply.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        RawTarget {
-            addr,
-            connections,
-            requests,
+/// A scrape target on [`RawServer`]: `/metrics` answers one sample, or with `redirect` a 302
+/// to `/final`, which answers the sample.
+async fn raw_target(mode: RawMode, redirect: bool) -> RawServer {
+    let reply: raw_http::Reply = Arc::new(move |line: &str| {
+        if redirect && line.starts_with("GET /metrics ") {
+            "HTTP/1.1 302 Found\r\nLocation: /final\r\nContent-Length: 0\r\n\r\n".to_owned()
+        } else {
+            raw_http::ok("text/plain; version=0.0.4", "raw_metric 7\n")
         }
-    }
-
-    fn connections(&self) -> usize {
-        self.connections.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    fn requests(&self) -> Vec<RawRequest> {
-        self.requests.lock().unwrap().clone()
-    }
+    });
+    RawServer::start(mode, reply).await
 }
 
 fn ups(h: &Harness) -> Vec<f64> {
@@ -1133,7 +1044,7 @@ fn ups(h: &Harness) -> Vec<f64> {
 
 #[tokio::test]
 async fn scrapes_of_a_plain_http_target_reuse_one_connection() {
-    let t = RawTarget::start(RawMode::KeepAlive).await;
+    let t = raw_target(RawMode::KeepAlive, false).await;
     let h = Harness::start(&fast(&one(&t.addr), "bearer_token = \"tok\"\n"));
     wait_for("four scrapes", || ups(&h).len() >= 4).await;
     assert!(ups(&h).iter().all(|&u| u == 1.0), "{:?}", ups(&h));
@@ -1142,28 +1053,25 @@ async fn scrapes_of_a_plain_http_target_reuse_one_connection() {
         1,
         "one kept-alive connection for every scrape"
     );
-    let requests = t.requests();
-    let (line, headers) = &requests[0];
-    assert_eq!(line, "GET /metrics HTTP/1.1");
-    let header = |name: &str| {
-        headers
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(header("host"), [t.addr.as_str()]);
-    assert_eq!(header("authorization"), ["Bearer tok"]);
-    assert_eq!(header("accept-encoding"), ["gzip"]);
-    assert_eq!(header("x-prometheus-scrape-timeout-seconds"), ["0.15"]);
-    assert_eq!(header("user-agent").len(), 1);
-    assert!(header("accept")[0].starts_with("application/openmetrics-text"));
+    let first = &t.requests()[0];
+    assert_eq!(first.line, "GET /metrics HTTP/1.1");
+    assert_eq!(first.header("host"), [t.addr.as_str()]);
+    assert_eq!(first.header("authorization"), ["Bearer tok"]);
+    assert_eq!(first.header("accept-encoding"), ["gzip"]);
+    assert_eq!(
+        first.header("x-prometheus-scrape-timeout-seconds"),
+        ["0.15"]
+    );
+    assert_eq!(first.header("user-agent").len(), 1);
+    assert!(first.header("accept")[0].starts_with("application/openmetrics-text"));
+    // Like Go's client, a GET carries no body framing at all.
+    assert!(first.header("content-length").is_empty() && first.body_len == 0);
     h.stop().await;
 }
 
 #[tokio::test]
 async fn a_request_the_kept_connection_lost_is_sent_again_on_a_new_one() {
-    let t = RawTarget::start(RawMode::HangUpOnSecondRequest).await;
+    let t = raw_target(RawMode::HangUpOnSecondRequest, false).await;
     let h = Harness::start(&fast(&one(&t.addr), ""));
     wait_for("four scrapes", || ups(&h).len() >= 4).await;
     assert!(ups(&h).iter().all(|&u| u == 1.0), "{:?}", ups(&h));
@@ -1179,17 +1087,14 @@ async fn a_request_the_kept_connection_lost_is_sent_again_on_a_new_one() {
 
 #[tokio::test]
 async fn redirects_are_followed_unless_disabled() {
-    let t = RawTarget::start(RawMode::Redirect).await;
+    let t = raw_target(RawMode::KeepAlive, true).await;
     let h = Harness::start(&fast(&one(&t.addr), ""));
     wait_for("scrape", || !h.rec.named("raw_metric").is_empty()).await;
     assert_eq!(ups(&h)[0], 1.0);
-    assert!(t
-        .requests()
-        .iter()
-        .any(|(line, _)| line == "GET /final HTTP/1.1"));
+    assert!(t.requests().iter().any(|r| r.line == "GET /final HTTP/1.1"));
     h.stop().await;
 
-    let t = RawTarget::start(RawMode::Redirect).await;
+    let t = raw_target(RawMode::KeepAlive, true).await;
     let h = Harness::start(&fast(&one(&t.addr), "follow_redirects = false\n"));
     wait_for("scrape", || !ups(&h).is_empty()).await;
     assert_eq!(ups(&h)[0], 0.0);
@@ -1198,16 +1103,13 @@ async fn redirects_are_followed_unless_disabled() {
         info["target"][0]["last_error"],
         "server returned HTTP status 302 Found"
     );
-    assert!(t
-        .requests()
-        .iter()
-        .all(|(line, _)| line != "GET /final HTTP/1.1"));
+    assert!(t.requests().iter().all(|r| r.line != "GET /final HTTP/1.1"));
     h.stop().await;
 }
 
 #[tokio::test]
 async fn a_configured_proxy_carries_plain_http_scrapes() {
-    let t = RawTarget::start(RawMode::KeepAlive).await;
+    let t = raw_target(RawMode::KeepAlive, false).await;
     let dead = dead_addr().await;
     let h = Harness::start(&fast(
         &one(&t.addr),

@@ -1,9 +1,13 @@
 //! The HTTP side of remote write 1.0: one POST per encoded request, and the classification of
 //! the outcome into "retry later" and "drop the batch", following Prometheus' remote client.
 
+use crate::http_client::direct::{
+    error_chain, DirectConnection, DirectRequest, DirectTarget, Response,
+};
 use crate::http_client::{BasicAuth, HttpClient, HttpClientConfig, HttpClientError, Secret};
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The protocol version header value for remote write 1.0.
@@ -74,6 +78,12 @@ pub struct RemoteWriteClient {
     url: reqwest::Url,
     headers: HeaderMap,
     retry_on_http_429: bool,
+    /// Set when the endpoint is plain `http` and no proxy applies: requests then go on
+    /// connections of the client's own (`idle`, one per concurrent send at most).
+    direct: Option<DirectTarget>,
+    idle: Arc<Mutex<Vec<DirectConnection>>>,
+    user_agent: Option<HeaderValue>,
+    timeout: Duration,
 }
 
 impl RemoteWriteClient {
@@ -126,16 +136,26 @@ impl RemoteWriteClient {
         let http = config
             .build(&opts.user_agent, Some(opts.timeout))
             .map_err(ClientBuildError::HttpClient)?;
+        let direct = DirectTarget::new(&url).filter(|_| http.allows_direct_http());
         Ok(RemoteWriteClient {
             http,
             url,
             headers,
             retry_on_http_429: opts.retry_on_http_429,
+            direct,
+            idle: Arc::new(Mutex::new(Vec::new())),
+            user_agent: HeaderValue::from_str(&opts.user_agent).ok(),
+            timeout: opts.timeout,
         })
     }
 
     /// POSTs one compressed `WriteRequest`. `Ok` means the endpoint answered 2xx.
     pub async fn send(&self, body: Bytes) -> Result<(), SendError> {
+        if let Some(target) = &self.direct {
+            if let Some(result) = self.send_direct(target, body.clone()).await {
+                return result;
+            }
+        }
         let req = self
             .http
             .client()
@@ -152,26 +172,74 @@ impl RemoteWriteClient {
                 retry_after: None,
                 message: e.to_string(),
             })?;
-        let resp = req.send().await.map_err(|e| SendError::Retryable {
-            status: None,
-            retry_after: None,
-            message: error_chain(&e),
-        })?;
+        let resp = req.send().await.map_err(|e| retryable(error_chain(&e)))?;
+        self.outcome(Response::Pooled(resp)).await.0
+    }
 
+    /// The POST on one of the client's own connections, under `remote_timeout`. `None`: the
+    /// endpoint redirected and `follow_redirects` is on, so reqwest is to send it again.
+    async fn send_direct(
+        &self,
+        target: &DirectTarget,
+        body: Bytes,
+    ) -> Option<Result<(), SendError>> {
+        let mut headers = self.headers.clone();
+        if let Some(ua) = &self.user_agent {
+            headers.insert(USER_AGENT, ua.clone());
+        }
+        if let Err(e) = self.http.add_credentials(&mut headers).await {
+            return Some(Err(retryable(e.to_string())));
+        }
+        let mut connection = lock(&self.idle).pop().unwrap_or_default();
+        let request = DirectRequest {
+            method: reqwest::Method::POST,
+            headers,
+            body,
+        };
+        let work = async {
+            let resp = connection
+                .send(target, request)
+                .await
+                .map_err(|e| retryable(format!("Post {:?}: {e}", self.url.as_str())))?;
+            if resp.status().is_redirection() && self.http.follows_redirects() {
+                return Ok(None);
+            }
+            let (result, read_to_end) = self.outcome(Response::Direct(resp)).await;
+            if read_to_end {
+                connection.release();
+            }
+            Ok(Some(result))
+        };
+        let result = match tokio::time::timeout(self.timeout, work).await {
+            Ok(Ok(Some(result))) => result,
+            Ok(Ok(None)) => return None,
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(retryable(format!(
+                "Post {:?}: context deadline exceeded",
+                self.url.as_str()
+            ))),
+        };
+        lock(&self.idle).push(connection);
+        Some(result)
+    }
+
+    /// Classifies a response; also says whether its body was read to the end (the connection
+    /// can then be reused).
+    async fn outcome(&self, mut resp: Response) -> (Result<(), SendError>, bool) {
         let status = resp.status();
         if status.is_success() {
-            drain(resp, SUCCESS_BODY_DRAIN).await;
-            return Ok(());
+            let ended = drain(&mut resp, SUCCESS_BODY_DRAIN).await;
+            return (Ok(()), ended);
         }
         let retry_after = resp
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let excerpt = read_excerpt(resp).await;
+        let (excerpt, ended) = read_excerpt(&mut resp).await;
         let message = format!("server returned HTTP status {status}: {excerpt}");
         let code = status.as_u16();
-        if status.is_server_error() || (code == 429 && self.retry_on_http_429) {
+        let result = if status.is_server_error() || (code == 429 && self.retry_on_http_429) {
             Err(SendError::Retryable {
                 status: Some(code),
                 retry_after,
@@ -182,45 +250,54 @@ impl RemoteWriteClient {
                 status: code,
                 message,
             })
-        }
+        };
+        (result, ended)
     }
 }
 
-/// reqwest's top-level message hides the cause ("error sending request"); the chain says
-/// whether it was a refused connection, DNS, TLS or a timeout.
-fn error_chain(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
+fn retryable(message: String) -> SendError {
+    SendError::Retryable {
+        status: None,
+        retry_after: None,
+        message,
     }
-    msg
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Reads the start of an error body for the log message; a body that fails to arrive only
-/// shortens the excerpt, it does not change how the status is classified.
-async fn read_excerpt(mut resp: reqwest::Response) -> String {
+/// shortens the excerpt, it does not change how the status is classified. Also says whether
+/// the body ended within the excerpt.
+async fn read_excerpt(resp: &mut Response) -> (String, bool) {
     let mut buf = Vec::new();
+    let mut ended = false;
     while buf.len() < ERROR_BODY_EXCERPT {
         match resp.chunk().await {
             Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
-            Ok(None) | Err(_) => break,
+            Ok(None) => {
+                ended = true;
+                break;
+            }
+            Err(_) => break,
         }
     }
     buf.truncate(ERROR_BODY_EXCERPT);
-    String::from_utf8_lossy(&buf).trim_end().to_owned()
+    (String::from_utf8_lossy(&buf).trim_end().to_owned(), ended)
 }
 
-async fn drain(mut resp: reqwest::Response, limit: usize) {
+/// Reads and discards up to `limit` bytes of body; whether the body ended.
+async fn drain(resp: &mut Response, limit: usize) -> bool {
     let mut seen = 0;
     while seen < limit {
         match resp.chunk().await {
             Ok(Some(chunk)) => seen += chunk.len(),
-            Ok(None) | Err(_) => break,
+            Ok(None) => return true,
+            Err(_) => return false,
         }
     }
+    false
 }
 
 /// Parses a `Retry-After` value: delay-seconds or an HTTP-date (RFC 9110 §10.2.3). A date in

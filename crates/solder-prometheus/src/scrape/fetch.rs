@@ -1,15 +1,16 @@
 //! One scrape request: the headers Prometheus sends, the response read under the body size
 //! limit, gzip inflated here (so the limit applies to the uncompressed size, as in Prometheus).
 
-use super::direct::{DirectConnection, DirectTarget};
+use crate::http_client::direct::{
+    error_chain, DirectConnection, DirectRequest, DirectTarget, Response,
+};
 use crate::http_client::HttpClient;
 use bytes::Bytes;
-use http_body_util::BodyExt as _;
 use reqwest::header::{
-    HeaderMap, HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH,
-    CONTENT_TYPE, USER_AGENT,
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE,
+    USER_AGENT,
 };
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use std::io::Read;
 use std::time::Duration;
 
@@ -150,9 +151,14 @@ pub async fn fetch(
                 .add_credentials(&mut headers)
                 .await
                 .map_err(|e| FetchError::Auth(e.to_string()))?;
+            let request = DirectRequest {
+                method: Method::GET,
+                headers,
+                body: Bytes::new(),
+            };
             let response =
                 connection
-                    .get(target, headers)
+                    .send(target, request)
                     .await
                     .map_err(|e| FetchError::Request {
                         url: req.url.to_string(),
@@ -192,69 +198,6 @@ pub fn format_seconds(d: Duration) -> String {
     let s = d.as_secs_f64();
     let text = format!("{s}");
     text.strip_suffix(".0").map(str::to_string).unwrap_or(text)
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
-}
-
-/// A response from either transport.
-enum Response {
-    Pooled(reqwest::Response),
-    Direct(hyper::Response<hyper::body::Incoming>),
-}
-
-impl Response {
-    fn status(&self) -> StatusCode {
-        match self {
-            Response::Pooled(r) => r.status(),
-            Response::Direct(r) => r.status(),
-        }
-    }
-
-    fn headers(&self) -> &HeaderMap {
-        match self {
-            Response::Pooled(r) => r.headers(),
-            Response::Direct(r) => r.headers(),
-        }
-    }
-
-    fn content_length(&self) -> Option<u64> {
-        match self {
-            Response::Pooled(r) => r.content_length(),
-            Response::Direct(r) => r
-                .headers()
-                .get(CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse().ok()),
-        }
-    }
-
-    /// The next piece of the body; `None` at its end.
-    async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
-        match self {
-            Response::Pooled(r) => r.chunk().await.map_err(|e| error_chain(&e)),
-            Response::Direct(r) => loop {
-                match r.body_mut().frame().await {
-                    None => return Ok(None),
-                    Some(Err(e)) => return Err(error_chain(&e)),
-                    // Trailers carry no body bytes.
-                    Some(Ok(frame)) => {
-                        if let Ok(data) = frame.into_data() {
-                            return Ok(Some(data));
-                        }
-                    }
-                }
-            },
-        }
-    }
 }
 
 async fn read_response(

@@ -17,7 +17,6 @@
 pub mod args;
 pub mod cache;
 pub mod component;
-pub mod direct;
 pub mod fetch;
 pub mod normalize;
 pub mod scrape_loop;

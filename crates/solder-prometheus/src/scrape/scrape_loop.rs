@@ -5,7 +5,7 @@
 //! synthetic ones included — unless a newer loop for the same target took over its cache.
 
 use super::cache::{AppendError, AppendSettings, AppendStats, ScrapeCache, ScrapeTimes};
-use super::direct::{DirectConnection, DirectTarget};
+use crate::http_client::direct::{DirectConnection, DirectTarget};
 use super::fetch::{fetch, scrape_headers, FetchError, FetchRequest};
 use super::first_scrape_delay;
 use super::self_metrics::SelfMetrics;

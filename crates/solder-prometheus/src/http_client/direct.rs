@@ -1,18 +1,21 @@
-//! A scrape loop's own keep-alive HTTP/1.1 connection, for the common target: plain `http`, no
-//! proxy, no credentials in the URL (pods, node_exporter, the agent's own `/metrics`).
+//! A keep-alive HTTP/1.1 connection of the caller's own, for the common peer: plain `http`, no
+//! proxy, no credentials in the URL. A scrape loop keeps one for its target (pods,
+//! node_exporter, the agent's own `/metrics`); a remote-write client keeps a few for its
+//! endpoint (an in-cluster Prometheus or Mimir).
 //!
-//! Why not reqwest for these: a loop sends the same GET to the same address every interval,
-//! and reqwest's general machinery (a shared pool keyed by authority, the redirect layer that
-//! re-parses the URL with IDNA on every request, a request builder) cost ~5% of the agent's
-//! CPU at 33 scrapes/s in the end-to-end benchmark, more than the HTTP exchange itself.
-//! Everything this path does not handle goes through reqwest as before: TLS, proxies, and a
-//! redirect response when `follow_redirects` is on (the scrape is then re-sent through reqwest,
-//! which follows it).
+//! Why not reqwest for these: the same request goes to the same address over and over, and
+//! reqwest's general machinery (a shared pool keyed by authority, a redirect layer that
+//! re-parses the URL with IDNA on every request, a retry layer, a request builder) cost ~5% of
+//! the agent's CPU at 33 scrapes/s in the end-to-end benchmark, and as much again for 17
+//! remote-write requests/s: more than the HTTP exchanges themselves. Everything this path does
+//! not handle goes through reqwest as before: TLS, proxies, and a redirect response when
+//! `follow_redirects` is on (the request is then sent again through reqwest, which follows it).
 
 use bytes::Bytes;
-use http_body_util::Empty;
+use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{HeaderMap, HeaderValue, HOST};
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, HOST};
+use hyper::{Method, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::net::IpAddr;
 
@@ -82,34 +85,46 @@ pub enum DirectError {
     Request(#[from] hyper::http::Error),
 }
 
-/// A loop's connection: idle between scrapes, or lent to the response being read.
-#[derive(Default)]
+type Sender = SendRequest<Full<Bytes>>;
+
+/// One connection: idle between requests, or lent to the response being read.
+#[derive(Debug, Default)]
 pub struct DirectConnection {
-    idle: Option<SendRequest<Empty<Bytes>>>,
+    idle: Option<Sender>,
     /// The connection of the response being read; it becomes idle again only once that body
     /// was read to its end, so a half-read response (an error, a timeout) closes it.
-    busy: Option<SendRequest<Empty<Bytes>>>,
+    busy: Option<Sender>,
+}
+
+/// What one request sends besides the target.
+pub struct DirectRequest {
+    pub method: Method,
+    /// Everything but `Host` (added here) and `Content-Length` (from the body).
+    pub headers: HeaderMap,
+    pub body: Bytes,
 }
 
 impl DirectConnection {
-    /// Sends a GET with `headers` (plus `Host`). A kept connection the server closed meanwhile
-    /// is replaced; a request that fails on a reused connection before any response arrived is
-    /// sent once more on a fresh one, as Go's transport retries idempotent requests.
-    pub async fn get(
+    /// Sends `req`. A kept connection the server closed meanwhile is replaced; a request that
+    /// fails on a reused connection before any response arrived is sent once more on a fresh
+    /// one, as Go's transport does when a kept-alive connection turns out to be dead.
+    pub async fn send(
         &mut self,
         target: &DirectTarget,
-        mut headers: HeaderMap,
+        mut req: DirectRequest,
     ) -> Result<hyper::Response<hyper::body::Incoming>, DirectError> {
         self.busy = None;
-        headers.insert(HOST, target.host_header.clone());
+        req.headers.insert(HOST, target.host_header.clone());
         let reused = self.idle.as_ref().is_some_and(|s| !s.is_closed());
         if reused {
-            if let Some(response) = self.try_idle(target, &headers).await {
+            if let Some(response) = self.try_idle(target, &req).await {
                 return Ok(response);
             }
         }
         let mut sender = connect(target).await?;
-        let response = sender.send_request(request(target, headers)?).await?;
+        let response = sender
+            .send_request(request(target, req.method, req.headers, req.body)?)
+            .await?;
         self.busy = Some(sender);
         Ok(response)
     }
@@ -118,14 +133,18 @@ impl DirectConnection {
     async fn try_idle(
         &mut self,
         target: &DirectTarget,
-        headers: &HeaderMap,
+        req: &DirectRequest,
     ) -> Option<hyper::Response<hyper::body::Incoming>> {
         let mut sender = self.idle.take()?;
         sender.ready().await.ok()?;
-        let response = sender
-            .send_request(request(target, headers.clone()).ok()?)
-            .await
-            .ok()?;
+        let request = request(
+            target,
+            req.method.clone(),
+            req.headers.clone(),
+            req.body.clone(),
+        )
+        .ok()?;
+        let response = sender.send_request(request).await.ok()?;
         self.busy = Some(sender);
         Some(response)
     }
@@ -140,14 +159,19 @@ impl DirectConnection {
 
 fn request(
     target: &DirectTarget,
+    method: Method,
     headers: HeaderMap,
-) -> Result<hyper::Request<Empty<Bytes>>, DirectError> {
-    let mut req = hyper::Request::get(target.path.clone()).body(Empty::new())?;
+    body: Bytes,
+) -> Result<hyper::Request<Full<Bytes>>, DirectError> {
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(target.path.clone())
+        .body(Full::new(body))?;
     *req.headers_mut() = headers;
     Ok(req)
 }
 
-async fn connect(target: &DirectTarget) -> Result<SendRequest<Empty<Bytes>>, DirectError> {
+async fn connect(target: &DirectTarget) -> Result<Sender, DirectError> {
     let stream = match &target.host {
         ConnectHost::Ip(ip) => tokio::net::TcpStream::connect((*ip, target.port)).await,
         ConnectHost::Name(name) => {
@@ -158,7 +182,7 @@ async fn connect(target: &DirectTarget) -> Result<SendRequest<Empty<Bytes>>, Dir
         address: target.address(),
         source,
     })?;
-    // Go's dialer disables Nagle too; a GET is one small write.
+    // Go's dialer disables Nagle too; a request is written in one go.
     let _ = stream.set_nodelay(true);
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     // Runs until the connection closes: the server hangs up, an error, or the loop drops the
@@ -167,6 +191,71 @@ async fn connect(target: &DirectTarget) -> Result<SendRequest<Empty<Bytes>>, Dir
         let _ = connection.await;
     });
     Ok(sender)
+}
+
+/// A response from either transport, read the same way by its callers.
+pub enum Response {
+    Pooled(reqwest::Response),
+    Direct(hyper::Response<hyper::body::Incoming>),
+}
+
+impl Response {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Response::Pooled(r) => r.status(),
+            Response::Direct(r) => r.status(),
+        }
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        match self {
+            Response::Pooled(r) => r.headers(),
+            Response::Direct(r) => r.headers(),
+        }
+    }
+
+    pub fn content_length(&self) -> Option<u64> {
+        match self {
+            Response::Pooled(r) => r.content_length(),
+            Response::Direct(r) => r
+                .headers()
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok()),
+        }
+    }
+
+    /// The next piece of the body; `None` at its end. Errors carry their whole source chain.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+        match self {
+            Response::Pooled(r) => r.chunk().await.map_err(|e| error_chain(&e)),
+            Response::Direct(r) => loop {
+                match r.body_mut().frame().await {
+                    None => return Ok(None),
+                    Some(Err(e)) => return Err(error_chain(&e)),
+                    // Trailers carry no body bytes.
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            return Ok(Some(data));
+                        }
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// An error and its sources, `: `-joined (reqwest's top-level message alone hides the cause:
+/// a refused connection, DNS, TLS or a timeout).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
 }
 
 #[cfg(test)]
