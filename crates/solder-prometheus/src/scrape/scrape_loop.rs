@@ -5,13 +5,13 @@
 //! synthetic ones included — unless a newer loop for the same target took over its cache.
 
 use super::cache::{AppendError, AppendSettings, AppendStats, ScrapeCache, ScrapeTimes};
-use crate::http_client::direct::{DirectConnection, DirectTarget};
 use super::fetch::{fetch, scrape_headers, FetchError, FetchRequest};
 use super::first_scrape_delay;
 use super::self_metrics::SelfMetrics;
 use super::series::report_labels;
 use super::target::ScrapeTarget;
 use crate::exposition::Format;
+use crate::http_client::direct::{DirectConnection, DirectTarget};
 use crate::http_client::HttpClient;
 use solder_core::signals::metrics::{
     fanout_append, stale_nan, Labels, MetricsBatch, MetricsForwardTo, Sample,
@@ -207,7 +207,6 @@ pub fn spawn_loop(ctx: LoopContext, prior: Option<JoinHandle<Option<ScrapeCache>
         fetch_url,
         direct_target,
         headers,
-        batch_len: std::sync::atomic::AtomicUsize::new(0),
         interval_metric: std::sync::OnceLock::new(),
         ctx,
         stop: stop.clone(),
@@ -253,8 +252,6 @@ struct LoopState {
     direct_target: Option<DirectTarget>,
     /// The headers every scrape sends ([`scrape_headers`]).
     headers: reqwest::header::HeaderMap,
-    /// Samples in the last scrape's batch: the next batch's capacity.
-    batch_len: std::sync::atomic::AtomicUsize,
     /// The `interval` label and histogram child of `prometheus_target_interval_length_*`.
     interval_metric: std::sync::OnceLock<(String, prometheus::Histogram)>,
 }
@@ -389,12 +386,8 @@ impl LoopState {
             metrics.interval_summary.observe(label, seconds);
         }
         let ts = unix_ms(scrape_time);
-        // Sized like the previous scrape's batch: growing a 1,000-sample batch by doubling
-        // copied it ten times per scrape.
-        let mut out = MetricsBatch {
-            samples: Vec::with_capacity(self.batch_len.load(Ordering::Relaxed)),
-            ..MetricsBatch::default()
-        };
+        // Empty: `append_body` reserves room for every known series itself.
+        let mut out = MetricsBatch::default();
         let forced = lock(&self.forced_error).clone();
         let (stats, error, body_bytes) = match forced {
             Some(err) => {
@@ -444,7 +437,6 @@ impl LoopState {
             status.last_scrape = Some(scrape_time);
             status.last_duration = Some(duration);
         }
-        self.batch_len.store(out.samples.len(), Ordering::Relaxed);
         self.forward(out).await;
         start
     }
