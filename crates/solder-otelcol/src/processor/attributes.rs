@@ -14,6 +14,7 @@
 mod action;
 mod edit;
 mod encoded;
+mod fast;
 mod matcher;
 mod pb;
 pub mod value;
@@ -66,6 +67,8 @@ pub struct Compiled {
     actions: Vec<Action>,
     include: Option<Matcher>,
     exclude: Option<Matcher>,
+    /// The encoded path's shortcut, when the actions admit it ([`fast::Plan::new`]).
+    fast: Option<fast::Plan>,
 }
 
 impl Args {
@@ -87,11 +90,7 @@ impl Args {
         }
         let include = self.include.as_ref().map(Matcher::new).transpose()?;
         let exclude = self.exclude.as_ref().map(Matcher::new).transpose()?;
-        Ok(Compiled {
-            actions,
-            include,
-            exclude,
-        })
+        Ok(Compiled::new(actions, include, exclude))
     }
 }
 
@@ -103,11 +102,20 @@ impl Compiled {
         include: Option<&MatchArgs>,
         exclude: Option<&MatchArgs>,
     ) -> Result<Compiled, String> {
-        Ok(Compiled {
-            actions: action::compile(actions)?,
-            include: include.map(Matcher::new).transpose()?,
-            exclude: exclude.map(Matcher::new).transpose()?,
-        })
+        Ok(Compiled::new(
+            action::compile(actions)?,
+            include.map(Matcher::new).transpose()?,
+            exclude.map(Matcher::new).transpose()?,
+        ))
+    }
+
+    fn new(actions: Vec<Action>, include: Option<Matcher>, exclude: Option<Matcher>) -> Self {
+        Compiled {
+            fast: fast::Plan::new(&actions),
+            actions,
+            include,
+            exclude,
+        }
     }
 
     fn sel(&self, f: impl Fn(&Matcher) -> bool) -> bool {

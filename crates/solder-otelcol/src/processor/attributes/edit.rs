@@ -56,43 +56,16 @@ impl<'a> AttrList<'a> {
         self.dirty = false;
     }
 
-    /// Add a received `KeyValue` whose body is `buf[body]`, validating it as
-    /// [`pb::check_key_value`] does. More than one value field would need prost's message
-    /// merge: left to the prost path.
+    /// Add a received `KeyValue` whose body is `buf[body]`, validated by
+    /// [`received_key_value`].
     pub fn push_received(
         &mut self,
         buf: &'a [u8],
         whole: Range<usize>,
         body: Range<usize>,
     ) -> R<()> {
-        if let Some((key, value_field)) = canonical_key_value(buf, body.clone())? {
-            // One-byte tag and one-byte length, then the value's body.
-            let payload = value_field.start + 2..value_field.end;
-            self.push_orig(buf, whole, body, key, Some((value_field, payload)));
-            return Ok(());
-        }
-        let mut key: &[u8] = &[];
-        let mut value_field: Option<(Range<usize>, Range<usize>)> = None;
-        let mut r = pb::Reader::new(buf, body.clone());
-        while let Some(f) = r.next_field()? {
-            match f.number {
-                1 => {
-                    pb::check_string(buf, &f)?;
-                    key = &buf[f.value.clone()];
-                }
-                2 => {
-                    pb::want(&f, pb::LEN)?;
-                    if value_field.is_some() {
-                        return Err(Unhandled);
-                    }
-                    pb::check_any_value(buf, f.value.clone(), 1)?;
-                    value_field = Some((f.whole, f.value));
-                }
-                3 => pb::want(&f, pb::VARINT)?,
-                _ => {}
-            }
-        }
-        self.push_orig(buf, whole, body, key, value_field);
+        let kv = received_key_value(buf, body.clone())?;
+        self.push_orig(buf, whole, body, kv.key, kv.value_field);
         Ok(())
     }
 
@@ -104,14 +77,7 @@ impl<'a> AttrList<'a> {
         key: &'a [u8],
         value_field: Option<(Range<usize>, Range<usize>)>,
     ) {
-        let (before_value, after_value, value) = match value_field {
-            Some((field, payload)) => (
-                body.start..field.start,
-                field.end..body.end,
-                Some(Val::Borrowed(&buf[payload])),
-            ),
-            None => (body.clone(), body.end..body.end, None),
-        };
+        let (before_value, after_value, value) = split_at_value(buf, &body, value_field);
         self.entries.push(Entry {
             key,
             orig: Some(Orig {
@@ -362,6 +328,68 @@ impl<'a> AttrList<'a> {
     }
 }
 
+/// A received `KeyValue`: its key and, when present, its value field (the whole field and the
+/// value's body).
+pub struct ReceivedKv<'a> {
+    pub key: &'a [u8],
+    pub value_field: Option<(Range<usize>, Range<usize>)>,
+}
+
+/// Read a received `KeyValue` whose body is `buf[body]`, validating it as
+/// [`pb::check_key_value`] does. More than one value field would need prost's message merge:
+/// left to the prost path.
+#[inline]
+/// A received `KeyValue` body split around its `value` field: the bytes before it, the bytes
+/// after it, and the value's payload (`None` without a value field: all of the body is
+/// "before", an empty range at its end "after").
+pub fn split_at_value<'a>(
+    buf: &'a [u8],
+    body: &Range<usize>,
+    value_field: Option<(Range<usize>, Range<usize>)>,
+) -> (Range<usize>, Range<usize>, Option<Val<'a>>) {
+    match value_field {
+        Some((field, payload)) => (
+            body.start..field.start,
+            field.end..body.end,
+            Some(Val::Borrowed(&buf[payload])),
+        ),
+        None => (body.clone(), body.end..body.end, None),
+    }
+}
+
+pub fn received_key_value(buf: &[u8], body: Range<usize>) -> R<ReceivedKv<'_>> {
+    if let Some((key, value_field)) = canonical_key_value(buf, body.clone())? {
+        // One-byte tag and one-byte length, then the value's body.
+        let payload = value_field.start + 2..value_field.end;
+        return Ok(ReceivedKv {
+            key,
+            value_field: Some((value_field, payload)),
+        });
+    }
+    let mut key: &[u8] = &[];
+    let mut value_field: Option<(Range<usize>, Range<usize>)> = None;
+    let mut r = pb::Reader::new(buf, body);
+    while let Some(f) = r.next_field()? {
+        match f.number {
+            1 => {
+                pb::check_string(buf, &f)?;
+                key = &buf[f.value.clone()];
+            }
+            2 => {
+                pb::want(&f, pb::LEN)?;
+                if value_field.is_some() {
+                    return Err(Unhandled);
+                }
+                pb::check_any_value(buf, f.value.clone(), 1)?;
+                value_field = Some((f.whole, f.value));
+            }
+            3 => pb::want(&f, pb::VARINT)?,
+            _ => {}
+        }
+    }
+    Ok(ReceivedKv { key, value_field })
+}
+
 /// Whether a pattern matches a key (keys of received entries are validated UTF-8).
 fn key_matches(re: &regex::Regex, key: &[u8]) -> bool {
     std::str::from_utf8(key).is_ok_and(|k| re.is_match(k))
@@ -371,8 +399,8 @@ fn key_matches(re: &regex::Regex, key: &[u8]) -> bool {
 /// bool, int, string-index or double value or none), checked without the generic reader: the
 /// key bytes and the value field's range. `Ok(None)` for other shapes (the generic path
 /// decides); an error only where prost would fail too.
-#[inline]
-fn canonical_key_value(buf: &[u8], body: Range<usize>) -> R<Option<(&[u8], Range<usize>)>> {
+#[inline(always)]
+pub fn canonical_key_value(buf: &[u8], body: Range<usize>) -> R<Option<(&[u8], Range<usize>)>> {
     let b = &buf[body.clone()];
     if b.len() < 4 || b[0] != 0x0a || b[1] >= 0x80 {
         return Ok(None);
@@ -387,12 +415,19 @@ fn canonical_key_value(buf: &[u8], body: Range<usize>) -> R<Option<(&[u8], Range
     }
     let simple = match v.first() {
         None => true,
-        // string_value with a one-byte length covering the rest.
+        // string_value with a one-byte length covering the rest. Tags and one-byte lengths
+        // are ASCII bytes, so one check of the whole body covers key and value when both are
+        // ASCII (the common case).
         Some(0x0a) => {
-            v.len() >= 2 && v[1] < 0x80 && 2 + usize::from(v[1]) == v.len() && {
-                pb::utf8(&v[2..])?;
-                true
+            if !(v.len() >= 2 && v[1] < 0x80 && 2 + usize::from(v[1]) == v.len()) {
+                return Ok(None);
             }
+            let key = &b[2..key_end];
+            if !pb::ascii(b) {
+                pb::utf8(key)?;
+                pb::utf8(&v[2..])?;
+            }
+            return Ok(Some((key, body.start + key_end..body.end)));
         }
         // bool_value, int_value, string_value_strindex: one varint covering the rest.
         Some(0x10 | 0x18 | 0x40) => {

@@ -13,6 +13,7 @@
 //! log bodies) on demand.
 
 use super::edit::AttrList;
+use super::fast::{FastItem, Plan};
 use super::matcher::{AttrLookup, LogParts};
 use super::pb::{self, put_varint, varint_len, Field, Reader, Unhandled, LEN, R, VARINT};
 use super::Compiled;
@@ -100,6 +101,9 @@ struct Walk<'a> {
     matching: bool,
     items: Items,
     attrs: AttrList<'a>,
+    /// The shortcut for simple action lists, when they are and nothing is matched.
+    plan: Option<&'a Plan>,
+    fast: FastItem<'a>,
     /// Byte ranges of the current span's fields other than its attributes.
     segments: Vec<Range<usize>>,
     dirty: bool,
@@ -112,13 +116,16 @@ pub fn process(c: &Compiled, signal: Signal, buf: &[u8]) -> R<Outcome> {
         Signal::Logs => Items::LogRecords,
         Signal::Metrics => return Err(Unhandled),
     };
+    let matching = c.include.is_some() || c.exclude.is_some();
     let mut w = Walk {
         items,
         c,
         buf,
         out: Vec::with_capacity(buf.len() + buf.len() / 4 + 64),
-        matching: c.include.is_some() || c.exclude.is_some(),
+        matching,
         attrs: AttrList::default(),
+        plan: c.fast.as_ref().filter(|_| !matching),
+        fast: FastItem::default(),
         segments: Vec::with_capacity(8),
         dirty: false,
     };
@@ -217,6 +224,11 @@ impl<'a> Walk<'a> {
     /// A span or log record: validated field by field, its attributes collected for the
     /// actions and, when selected and changed, written with its new attribute list.
     fn item(&mut self, entry: &Field, resource: &Resource, scope: &InstrumentationScope) -> R<()> {
+        if let Some(plan) = self.plan {
+            if self.fast_item(entry, plan)? {
+                return Ok(());
+            }
+        }
         let buf = self.buf;
         self.attrs.clear();
         self.segments.clear();
@@ -231,7 +243,7 @@ impl<'a> Walk<'a> {
                 continue;
             }
             match self.items {
-                Items::Spans => check_span_field(buf, &f, &mut view)?,
+                Items::Spans => check_span_field(buf, &f, &mut view, self.matching)?,
                 Items::LogRecords => check_log_field(buf, &f, &mut view, self.matching)?,
             }
             match self.segments.last_mut() {
@@ -286,6 +298,62 @@ impl<'a> Walk<'a> {
     }
 }
 
+impl<'a> Walk<'a> {
+    /// [`Walk::item`] under a [`Plan`] (nothing is matched). `Ok(false)`: the item needs the
+    /// general path (a tracked key occurs twice); nothing was written.
+    fn fast_item(&mut self, entry: &Field, plan: &'a Plan) -> R<bool> {
+        let buf = self.buf;
+        self.fast.begin(plan);
+        self.segments.clear();
+        let attributes_field = self.items.attributes_field();
+        let mut view = ItemView::default();
+        let mut r = Reader::new(buf, entry.value.clone());
+        while let Some(f) = r.next_field()? {
+            if f.number == attributes_field {
+                pb::want(&f, LEN)?;
+                if !self.fast.attribute(plan, buf, f.whole, f.value)? {
+                    return Ok(false);
+                }
+                // Attributes mostly follow one another: take the rest in a tighter loop.
+                let tag = (attributes_field << 3 | u32::from(LEN)) as u8;
+                match self
+                    .fast
+                    .attribute_run(plan, buf, r.position(), entry.value.end, tag)?
+                {
+                    Some(pos) => r.skip_to(pos),
+                    None => return Ok(false),
+                }
+                continue;
+            }
+            match self.items {
+                Items::Spans => check_span_field(buf, &f, &mut view, false)?,
+                Items::LogRecords => check_log_field(buf, &f, &mut view, false)?,
+            }
+            match self.segments.last_mut() {
+                Some(last) if last.end == f.whole.start => last.end = f.whole.end,
+                _ => self.segments.push(f.whole.clone()),
+            }
+        }
+        self.fast.apply(plan)?;
+        if !self.fast.dirty {
+            self.copy(&entry.whole);
+            return Ok(true);
+        }
+        self.dirty = true;
+        self.fast.finish();
+        let kept: usize = self.segments.iter().map(Range::len).sum();
+        let len = kept + self.fast.encoded_len(plan);
+        self.out.push(TAG_2_LEN);
+        put_varint(&mut self.out, len as u64);
+        for s in &self.segments {
+            self.out.extend_from_slice(&buf[s.clone()]);
+        }
+        let tag = (attributes_field << 3 | u32::from(LEN)) as u8;
+        self.fast.encode(plan, buf, tag, &mut self.out);
+        Ok(true)
+    }
+}
+
 /// What the matchers read of an item besides its attributes (the last occurrence of a field
 /// wins, as in prost).
 #[derive(Default)]
@@ -298,9 +366,15 @@ struct ItemView<'a> {
     severity_number: i32,
 }
 
-/// A `Span` field other than its attributes.
-fn check_span_field<'a>(buf: &'a [u8], f: &Field, view: &mut ItemView<'a>) -> R<()> {
+/// A `Span` field other than its attributes (its name kept in `view` only when matching).
+fn check_span_field<'a>(
+    buf: &'a [u8],
+    f: &Field,
+    view: &mut ItemView<'a>,
+    matching: bool,
+) -> R<()> {
     match f.number {
+        5 if !matching => pb::check_string(buf, f)?,
         1 | 2 | 4 => pb::want(f, LEN)?,
         3 => {
             pb::check_string(buf, f)?;
@@ -339,6 +413,7 @@ fn check_log_field<'a>(buf: &'a [u8], f: &Field, view: &mut ItemView<'a>, matchi
             pb::want(f, VARINT)?;
             view.severity_number = f.scalar as i32;
         }
+        3 if !matching => pb::check_string(buf, f)?,
         3 => view.severity_text = pb::string(buf, f)?,
         5 => {
             pb::want(f, LEN)?;

@@ -132,6 +132,19 @@ fn random_span(rng: &mut Rng) -> Span {
     }
 }
 
+/// A request of one resource, one scope and `span`.
+fn one_span_request(span: Span) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![span],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
 fn random_request(rng: &mut Rng) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: (0..1 + rng.below(3))
@@ -353,11 +366,11 @@ fn compiled(
     include: Option<&MatchArgs>,
     exclude: Option<&MatchArgs>,
 ) -> Compiled {
-    Compiled {
-        actions: action::compile(actions).unwrap(),
-        include: include.map(|m| Matcher::new(m).unwrap()),
-        exclude: exclude.map(|m| Matcher::new(m).unwrap()),
-    }
+    Compiled::new(
+        action::compile(actions).unwrap(),
+        include.map(|m| Matcher::new(m).unwrap()),
+        exclude.map(|m| Matcher::new(m).unwrap()),
+    )
 }
 
 fn payload(encoded: Vec<u8>) -> OtlpPayload {
@@ -446,15 +459,7 @@ fn benchmark_span_changes_as_the_collector_does() {
         ],
         ..Default::default()
     };
-    let req = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: vec![span],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    };
+    let req = one_span_request(span);
     let c = compiled(&action_sets()[0], None, None);
     let out = c.process(payload(req.encode_to_vec())).unwrap();
     let got = ExportTraceServiceRequest::decode(out.encoded).unwrap();
@@ -917,5 +922,222 @@ fn metrics_keep_the_prost_path() {
     assert_eq!(
         encoded::process(&c, Signal::Metrics, &[]).err(),
         Some(super::pb::Unhandled)
+    );
+}
+
+// ---- the shortcut for simple action lists (`fast`) ----
+
+/// Action lists the shortcut admits, aimed at its state handling: a key deleted then
+/// inserted again, values read from keys changed or deleted before, absent values hashed or
+/// copied, a key longer than the length mask distinguishes.
+fn fast_action_sets() -> Vec<Vec<ActionArgs>> {
+    let long_key = "x".repeat(70);
+    vec![
+        vec![
+            act("delete", "k1"),
+            with_value(act("insert", "k1"), Value::string("again")),
+            with_value(act("insert", "k2"), Value::int(5)),
+            act("delete", "k2"),
+            with_value(act("upsert", "k2"), Value::Bool(true)),
+        ],
+        vec![
+            with_from(act("insert", "k1"), "k2"),
+            act("delete", "k2"),
+            with_from(act("upsert", "k2"), "k1"),
+            act("hash", "k1"),
+            with_from(act("update", "retry"), "k1"),
+        ],
+        vec![
+            with_from(act("update", "k1"), "absent"),
+            with_from(act("upsert", "absent"), "k1"),
+            act("delete", "k1"),
+            with_from(act("insert", "k1"), "absent"),
+            act("hash", "absent"),
+            act("hash", "password"),
+        ],
+        vec![
+            act("hash", "retry"),
+            act("hash", "k2"),
+            act("hash", "url.path"),
+            with_value(act("upsert", &long_key), Value::string("long")),
+            with_from(act("insert", "enduser.id"), &long_key),
+        ],
+        vec![
+            act("delete", &long_key),
+            act("delete", "http.route"),
+            act("delete", "k1"),
+        ],
+    ]
+}
+
+/// `random_request` with, in every other span, each key at most once (so the shortcut keeps
+/// every span) and now and then a 70-byte key.
+fn unique_key_request(rng: &mut Rng) -> ExportTraceServiceRequest {
+    let mut req = random_request(rng);
+    let long_key = "x".repeat(70);
+    for rs in &mut req.resource_spans {
+        for ss in &mut rs.scope_spans {
+            for (i, span) in ss.spans.iter_mut().enumerate() {
+                if i % 2 == 1 {
+                    continue;
+                }
+                let mut seen = std::collections::HashSet::new();
+                span.attributes.retain(|kv| seen.insert(kv.key.clone()));
+                if let Some(kv) = span.attributes.first_mut() {
+                    if rng.below(3) == 0 && !seen.contains(&long_key) {
+                        kv.key.clone_from(&long_key);
+                    }
+                }
+            }
+        }
+    }
+    req
+}
+
+/// The encoded path's result with and without the shortcut must be the same bytes.
+fn same_with_and_without_shortcut(c: &Compiled, signal: Signal, encoded: &[u8], what: &str) {
+    let general = Compiled::new(c.actions.clone(), None, None);
+    let general = Compiled {
+        fast: None,
+        ..general
+    };
+    let with = encoded::process(c, signal, encoded).map(|o| match o {
+        encoded::Outcome::Unchanged => None,
+        encoded::Outcome::Rewritten(b) => Some(b),
+    });
+    let without = encoded::process(&general, signal, encoded).map(|o| match o {
+        encoded::Outcome::Unchanged => None,
+        encoded::Outcome::Rewritten(b) => Some(b),
+    });
+    assert_eq!(with, without, "{what}");
+}
+
+#[test]
+fn shortcut_is_taken_only_for_simple_action_lists() {
+    let admitted: Vec<bool> = action_sets()
+        .iter()
+        .map(|a| compiled(a, None, None).fast.is_some())
+        .collect();
+    // Sets 3, 4 and 5 use patterns, extract and convert.
+    assert_eq!(
+        admitted,
+        [true, true, true, false, false, false, true],
+        "{admitted:?}"
+    );
+    for (i, a) in fast_action_sets().iter().enumerate() {
+        assert!(compiled(a, None, None).fast.is_some(), "fast set {i}");
+    }
+    // More distinct keys than the slot table holds.
+    let many: Vec<ActionArgs> = (0..70).map(|i| act("delete", &format!("k{i}"))).collect();
+    assert!(compiled(&many, None, None).fast.is_none());
+}
+
+#[test]
+fn shortcut_writes_what_the_general_path_writes() {
+    let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
+    let requests: Vec<Vec<u8>> = (0..80)
+        .map(|i| {
+            if i % 2 == 0 {
+                unique_key_request(&mut rng).encode_to_vec()
+            } else {
+                random_request(&mut rng).encode_to_vec()
+            }
+        })
+        .collect();
+    let sets: Vec<Vec<ActionArgs>> = action_sets()
+        .into_iter()
+        .chain(fast_action_sets())
+        .collect();
+    let mut rewritten = 0;
+    for (ai, actions) in sets.iter().enumerate() {
+        let c = compiled(actions, None, None);
+        for (ri, req) in requests.iter().enumerate() {
+            let what = format!("actions {ai}, request {ri}");
+            same_with_and_without_shortcut(&c, Signal::Traces, req, &what);
+            // And against prost, decoding the output with the official types.
+            assert!(agree(&c, req, &what), "fell back: {what}");
+            if matches!(
+                encoded::process(&c, Signal::Traces, req),
+                Ok(encoded::Outcome::Rewritten(_))
+            ) {
+                rewritten += 1;
+            }
+        }
+    }
+    assert!(rewritten > 500, "{rewritten}");
+}
+
+#[test]
+fn shortcut_on_logs_and_corrupted_input() {
+    let mut rng = Rng::new(0x0bad_cafe);
+    let sets: Vec<Vec<ActionArgs>> = action_sets()
+        .into_iter()
+        .chain(fast_action_sets())
+        .collect();
+    let logs: Vec<Vec<u8>> = (0..30)
+        .map(|_| random_logs_request(&mut rng).encode_to_vec())
+        .collect();
+    for (ai, actions) in sets.iter().enumerate() {
+        let c = compiled(actions, None, None);
+        for (ri, req) in logs.iter().enumerate() {
+            let what = format!("logs: actions {ai}, request {ri}");
+            same_with_and_without_shortcut(&c, Signal::Logs, req, &what);
+            assert!(logs_agree(&c, req, &what), "fell back: {what}");
+        }
+    }
+    let c = compiled(&fast_action_sets()[0], None, None);
+    for round in 0..1000 {
+        let mut req = unique_key_request(&mut rng).encode_to_vec();
+        if req.is_empty() {
+            continue;
+        }
+        let i = rng.below(req.len());
+        match round % 3 {
+            0 => req[i] = rng.next_u64() as u8,
+            1 => req.truncate(i),
+            _ => req[i] ^= 1 << rng.below(8),
+        }
+        let what = format!("corrupted round {round}");
+        same_with_and_without_shortcut(&c, Signal::Traces, &req, &what);
+        agree(&c, &req, &what);
+    }
+}
+
+#[test]
+fn shortcut_keeps_the_benchmark_span_shape() {
+    // Attribute order after the benchmark's actions: upsert in place, delete removes, hash in
+    // place, insert appends; decoded with the official types.
+    let c = compiled(&action_sets()[0], None, None);
+    assert!(c.fast.is_some());
+    let span = Span {
+        name: "s".into(),
+        attributes: ["a", "http.route", "b", "db.query.text", "enduser.id", "c"]
+            .iter()
+            .map(|k| KeyValue {
+                key: (*k).into(),
+                value: Some(sv("v")),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let req = one_span_request(span);
+    let out = c.process(payload(req.encode_to_vec())).unwrap();
+    let got = ExportTraceServiceRequest::decode(out.encoded).unwrap();
+    let keys: Vec<&str> = got.resource_spans[0].scope_spans[0].spans[0]
+        .attributes
+        .iter()
+        .map(|kv| kv.key.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "a",
+            "http.route",
+            "b",
+            "enduser.id",
+            "c",
+            "deployment.environment"
+        ]
     );
 }
