@@ -21,3 +21,17 @@ pub use component::{
 };
 pub use consume::ConsumeError;
 pub use health::{Health, HealthKind, HealthReporter};
+
+/// An error followed by its sources, `: `-joined, the way Go prints wrapped errors. HTTP
+/// clients' top-level messages ("error sending request") hide the cause: a refused connection,
+/// DNS, TLS or a timeout.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}

@@ -26,7 +26,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONT
 use serde::Deserialize;
 use solder_core::consume::ConsumeError;
 use solder_core::signals::otlp::{OtlpPayload, Signal};
-use solder_core::{Registry, Typed};
+use solder_core::{error_chain, Registry, Typed};
 use solder_syntax::types::{ByteSize, CapsuleOf, GoDuration};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -396,18 +396,6 @@ impl Sender for HttpSender {
             &bytes,
         ))
     }
-}
-
-/// reqwest's message with its causes ("error sending request: connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// The HTTP wire client behind the shared [`SendingExporter`].

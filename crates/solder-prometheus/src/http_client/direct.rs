@@ -17,6 +17,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, HOST};
 use hyper::{Method, StatusCode};
 use hyper_util::rt::TokioIo;
+use solder_core::error_chain;
 use std::net::IpAddr;
 
 /// Where a loop's requests go, worked out once from the target URL.
@@ -243,19 +244,6 @@ impl Response {
             },
         }
     }
-}
-
-/// An error and its sources, `: `-joined (reqwest's top-level message alone hides the cause:
-/// a refused connection, DNS, TLS or a timeout).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
 }
 
 #[cfg(test)]

@@ -1,12 +1,11 @@
 //! The HTTP side of remote write 1.0: one POST per encoded request, and the classification of
 //! the outcome into "retry later" and "drop the batch", following Prometheus' remote client.
 
-use crate::http_client::direct::{
-    error_chain, DirectConnection, DirectRequest, DirectTarget, Response,
-};
+use crate::http_client::direct::{DirectConnection, DirectRequest, DirectTarget, Response};
 use crate::http_client::{BasicAuth, HttpClient, HttpClientConfig, HttpClientError, Secret};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use solder_core::error_chain;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

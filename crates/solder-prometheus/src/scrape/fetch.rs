@@ -1,9 +1,7 @@
 //! One scrape request: the headers Prometheus sends, the response read under the body size
 //! limit, gzip inflated here (so the limit applies to the uncompressed size, as in Prometheus).
 
-use crate::http_client::direct::{
-    error_chain, DirectConnection, DirectRequest, DirectTarget, Response,
-};
+use crate::http_client::direct::{DirectConnection, DirectRequest, DirectTarget, Response};
 use crate::http_client::HttpClient;
 use bytes::Bytes;
 use reqwest::header::{
@@ -11,6 +9,7 @@ use reqwest::header::{
     USER_AGENT,
 };
 use reqwest::{Method, StatusCode};
+use solder_core::error_chain;
 use std::io::Read;
 use std::time::Duration;
 
