@@ -4,10 +4,11 @@
 # (core 0; the load on core 1), so both see the same VM speed at every moment. Sequential runs
 # of one binary differ by 5-15% minutes apart on this kind of VM; side by side, the ratio of the
 # two agents' CPU times is what is compared. Per-agent samples come from each agent's own
-# `prometheus_remote_storage_samples_total`.
+# `prometheus_remote_storage_samples_total`. Each round starts both agents afresh (see the
+# loop): compare builds over several rounds, not one.
 #
 # usage: benches/scrape_e2e/ab.sh A_BINARY B_BINARY   (env: MINUTES=2 WARMUP=40 TARGETS=500
-#                                                      SERIES=1000 INTERVAL=15s ROUNDS=1)
+#                                                      SERIES=1000 INTERVAL=15s ROUNDS=4)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -18,7 +19,7 @@ WARMUP=${WARMUP:-40}
 TARGETS=${TARGETS:-500}
 SERIES=${SERIES:-1000}
 INTERVAL=${INTERVAL:-15s}
-ROUNDS=${ROUNDS:-1}
+ROUNDS=${ROUNDS:-4}
 LOAD="${CARGO_TARGET_DIR:-target}/release/scrape-e2e-load"
 # shellcheck source=common.sh
 . benches/scrape_e2e/common.sh
@@ -31,19 +32,25 @@ start_load
 echo "machine: $(nproc) cpus, $(uname -r); $(date -u +%FT%TZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "A = $A"
 echo "B = $B"
-declare -A port pid
-for name in A B; do
-  bin=${!name}
-  port[$name]=$(free_port)
-  taskset -c 0 "$bin" run "$work/solder.alloy" --storage.path="$work/data-$name" \
-    --server.http.listen-addr="127.0.0.1:${port[$name]}" 2>"$work/$name.log" &
-  pid[$name]=$!
-  pids+=("$!")
-done
-for name in A B; do wait_http "http://127.0.0.1:${port[$name]}/-/ready" "agent $name"; done
-sleep "$WARMUP"
 printf '%-6s %-3s %12s %10s %14s\n' round ab samples/s cpu_s "cpu_s/M_samp"
+declare -A port pid
 for round in $(seq 1 "$ROUNDS"); do
+  # Fresh agents every round, the first to start alternating: where an agent's heap puts its
+  # label sets is fixed in its first scrapes and moves its CPU time by up to ~8% for the whole
+  # life of the process (cache misses on the series' reference counts), so one pair of
+  # processes measures one draw of that, not the builds.
+  order="A B"; [ $((round % 2)) -eq 0 ] && order="B A"
+  for name in $order; do
+    bin=${!name}
+    port[$name]=$(free_port)
+    rm -rf "$work/data-$name"
+    taskset -c 0 "$bin" run "$work/solder.alloy" --storage.path="$work/data-$name" \
+      --server.http.listen-addr="127.0.0.1:${port[$name]}" 2>"$work/$name.log" &
+    pid[$name]=$!
+    pids+=("$!")
+  done
+  for name in A B; do wait_http "http://127.0.0.1:${port[$name]}/-/ready" "agent $name"; done
+  sleep "$WARMUP"
   declare -A c0 s0
   for name in A B; do c0[$name]=$(cpu_ticks "${pid[$name]}"); s0[$name]=$(sent "${port[$name]}"); done
   t0=$(date +%s.%N)
@@ -58,4 +65,5 @@ for round in $(seq 1 "$ROUNDS"); do
       printf "%-6s %-3s %12.0f %10.2f %14.3f\n", r, n, samples / (t1 - t0), cpu, per_m
     }'
   done
+  for name in A B; do kill "${pid[$name]}" 2>/dev/null || true; wait "${pid[$name]}" 2>/dev/null || true; done
 done

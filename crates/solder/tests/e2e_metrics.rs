@@ -21,9 +21,8 @@ fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_solder"))
 }
 
-/// Scrape node_exporter, the agent itself and a closed port every second; one remote_write
-/// with external labels and short batching/backoff so data lands within a second or two.
-fn pipeline_config(node: &str, dead: &str, remote_write_url: &str) -> String {
+/// Scrape node_exporter every second into `prometheus.remote_write.default`.
+fn node_scrape(node: &str) -> String {
     format!(
         r#"
 prometheus.scrape "node" {{
@@ -32,7 +31,16 @@ prometheus.scrape "node" {{
   scrape_interval = "1s"
   scrape_timeout  = "1s"
 }}
+"#
+    )
+}
 
+/// Scrape node_exporter, the agent itself and a closed port every second; one remote_write
+/// with external labels and short batching/backoff so data lands within a second or two.
+fn pipeline_config(node: &str, dead: &str, remote_write_url: &str) -> String {
+    node_scrape(node)
+        + &format!(
+            r#"
 prometheus.scrape "self" {{
   targets         = [{{"__address__" = "{{{{ADDR}}}}"}}]
   job_name        = "solder-self"
@@ -63,7 +71,7 @@ prometheus.remote_write "default" {{
   }}
 }}
 "#
-    )
+        )
 }
 
 /// The single series `promql` returns once its value satisfies `ok`; panics with the agent's
@@ -89,6 +97,20 @@ fn mem_total_bytes() -> Option<f64> {
     Some(kib * 1024.0)
 }
 
+/// node_exporter's `node_memory_MemTotal_bytes` arrived with the value the test knows.
+fn assert_mem_total(prom: &Prometheus, agent: &SolderProcess, node: &NodeExporter) {
+    if let Some(expected) = mem_total_bytes() {
+        let mem = one_series(
+            prom,
+            agent,
+            r#"node_memory_MemTotal_bytes{job="prometheus.scrape.node"}"#,
+            |_| true,
+        );
+        assert_eq!(mem.value(), expected, "{mem:?}");
+        assert_eq!(mem.label("instance"), Some(node.addr().as_str()));
+    }
+}
+
 #[test]
 fn scrapes_node_exporter_and_itself_into_prometheus() {
     let Some(bins) = peers_or_skip("scrapes_node_exporter_and_itself_into_prometheus") else {
@@ -111,16 +133,7 @@ fn scrapes_node_exporter_and_itself_into_prometheus() {
     assert_eq!(up.label("replica"), Some("r1"), "{up:?}");
 
     // A node_exporter metric with a value the test can know independently.
-    if let Some(expected) = mem_total_bytes() {
-        let mem = one_series(
-            &prom,
-            &agent,
-            r#"node_memory_MemTotal_bytes{job="prometheus.scrape.node"}"#,
-            |_| true,
-        );
-        assert_eq!(mem.value(), expected, "{mem:?}");
-        assert_eq!(mem.label("instance"), Some(node.addr().as_str()));
-    }
+    assert_mem_total(&prom, &agent, &node);
     let load = one_series(
         &prom,
         &agent,
@@ -269,4 +282,65 @@ prometheus.remote_write "default" {{
         r#"alloy_config_last_load_successful{job="integrations/self"}"#,
         |v| v == 1.0,
     );
+}
+
+/// Without external labels or relabeling, `prometheus.remote_write` sends a record's samples as
+/// the WAL holds them (series that list samples before labels), cut at series boundaries into
+/// requests of `max_samples_per_send`. Prometheus must decode every series of every request.
+#[test]
+fn unrewritten_records_reach_prometheus_whole() {
+    let Some(bins) = peers_or_skip("unrewritten_records_reach_prometheus_whole") else {
+        return;
+    };
+    let prom = Prometheus::start_receiver(&bins);
+    let node = NodeExporter::start(&bins);
+    let config = node_scrape(&node.addr())
+        + &format!(
+            r#"
+prometheus.remote_write "default" {{
+  endpoint {{
+    url = "{}"
+    queue_config {{
+      batch_send_deadline  = "500ms"
+      max_samples_per_send = 97
+    }}
+  }}
+}}
+"#,
+            prom.remote_write_url()
+        );
+    let agent = SolderProcess::start(bin(), &config, &[]);
+    one_series(&prom, &agent, r#"up{job="prometheus.scrape.node"}"#, |v| {
+        v == 1.0
+    });
+    assert_mem_total(&prom, &agent, &node);
+    // Every series of the scrape is stored: node_exporter's sample lines plus the five
+    // synthetic series, as the agent counted them.
+    let scraped = one_series(
+        &prom,
+        &agent,
+        r#"scrape_samples_scraped{job="prometheus.scrape.node"}"#,
+        |v| v > 100.0,
+    );
+    let stored = one_series(
+        &prom,
+        &agent,
+        r#"count({job="prometheus.scrape.node"})"#,
+        |v| v > 100.0,
+    );
+    // A live exporter's series count can move by one or two between scrapes.
+    assert!(
+        (stored.value() - (scraped.value() + 5.0)).abs() <= 3.0,
+        "{} series stored, {} scraped",
+        stored.value(),
+        scraped.value()
+    );
+    let (_, metrics) = agent.get("/metrics");
+    let failed = metrics
+        .lines()
+        .filter(|l| l.starts_with("prometheus_remote_storage_samples_failed_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>();
+    assert_eq!(failed, 0.0, "{metrics}");
+    node.stop();
 }

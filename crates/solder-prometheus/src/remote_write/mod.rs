@@ -15,6 +15,7 @@ mod metrics;
 mod perf_driver;
 pub mod record;
 mod request;
+mod run;
 mod sender;
 pub mod shards;
 mod wire;

@@ -1,5 +1,6 @@
-//! A fixed, deterministic workload over the remote-write data path (WAL record → send items →
-//! request → snappy), for exact instruction counts under callgrind. Ignored by default:
+//! A fixed, deterministic workload over the remote-write data path (WAL record → run → request
+//! → snappy, as the sender does without relabeling or external labels), for exact instruction
+//! counts under callgrind. Ignored by default:
 //!
 //! ```text
 //! cargo test --release -p solder-prometheus --lib remote_write::perf_driver -- --ignored
@@ -12,7 +13,8 @@
 
 use super::encode::SnappyEncoder;
 use super::record::encode_record;
-use super::request::{encode_request, prepare_record, OutputLabels, SendItem};
+use super::request::encode_request;
+use super::run::{read_run, split_run, Run};
 use bytes::Bytes;
 use solder_core::signals::metrics::{Labels, MetricsBatch, Sample};
 
@@ -56,16 +58,19 @@ fn series(target: usize) -> Vec<Labels> {
 /// `SCRAPES` scrapes; returns the compressed bytes produced (so nothing is optimised away).
 #[inline(never)]
 fn drive(labels: &[Labels]) -> usize {
-    let out = OutputLabels {
-        rules: &[],
-        external: &[],
-        send_exemplars: true,
-    };
     let mut encoder = SnappyEncoder::new();
-    // What a shard holds: items whose spans index `buffers` (as the sender's `Batch`).
-    let mut pending: Vec<SendItem> = Vec::new();
+    // What a shard holds: runs whose spans index `buffers` (as the sender's `Batch`).
+    let mut runs: Vec<(usize, Run)> = Vec::new();
     let mut buffers: Vec<Bytes> = Vec::new();
+    let mut held = 0;
     let mut total = 0;
+    let mut send = |runs: &mut Vec<(usize, Run)>, buffers: &mut Vec<Bytes>| {
+        if let Ok(body) = encoder.encode_to_bytes(|b| encode_request(&[], runs, buffers, b)) {
+            total += body.len();
+        }
+        runs.clear();
+        buffers.clear();
+    };
     for scrape in 0..SCRAPES {
         let ts = 1_700_000_000_000 + 15_000 * scrape as i64;
         let batch = MetricsBatch {
@@ -81,17 +86,23 @@ fn drive(labels: &[Labels]) -> usize {
             ..Default::default()
         };
         let record = Bytes::from(encode_record(&batch));
-        let prepared = prepare_record(&record, &out).unwrap_or_default();
-        let base = buffers.len() as u32;
-        buffers.extend(prepared.buffers);
-        pending.extend(prepared.items.iter().map(|i| i.rebased(base)));
-        while pending.len() >= PER_SEND {
-            let rest = pending.split_off(PER_SEND);
-            let items = std::mem::replace(&mut pending, rest);
-            if let Ok(body) = encoder.encode_to_bytes(|b| encode_request(&items, &buffers, b)) {
-                total += body.len();
-            }
+        let Ok(Some(mut run)) = read_run(&record) else {
+            return 0;
+        };
+        let one = std::slice::from_ref(&record);
+        while held + run.samples > PER_SEND {
+            let Ok(Some((head, tail))) = split_run(&run, one, PER_SEND - held) else {
+                return 0;
+            };
+            buffers.push(record.clone());
+            runs.push((0, head.rebased(buffers.len() as u32 - 1)));
+            send(&mut runs, &mut buffers);
+            held = 0;
+            run = tail;
         }
+        buffers.push(record.clone());
+        runs.push((0, run.rebased(buffers.len() as u32 - 1)));
+        held += run.samples;
     }
     total
 }

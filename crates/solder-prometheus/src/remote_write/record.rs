@@ -7,8 +7,8 @@
 
 use super::wire::{
     exemplar_body_len, len_field_size, put_bytes_field, put_exemplar, put_len_header, put_sample,
-    put_tag, put_varint, read_label, read_sample, sample_body_len, Field, FieldReader, WireError,
-    LEN, SAMPLE_FIELD_MAX, VARINT,
+    put_tag, put_varint, read_label, read_sample, sample_body_len, varint_len, Field, FieldReader,
+    WireError, LEN, SAMPLE_FIELD_MAX, VARINT,
 };
 use solder_core::signals::metrics::{Exemplar, Labels, Metadata, MetricType, MetricsBatch, Sample};
 use solder_proto::prometheus as pb;
@@ -21,17 +21,28 @@ pub struct RecordError(#[from] solder_proto::prost::DecodeError);
 
 /// Field of the record's flags varint: not part of `prometheus.WriteRequest`, so protobuf
 /// decoders (prost included) skip it.
-const FLAGS_FIELD: u32 = 15;
+pub(crate) const FLAGS_FIELD: u32 = 15;
 /// Every `TimeSeries` lists its samples or exemplar first and its labels last, with nothing
 /// after them: a reader finds the label fields as one slice without walking them.
-const FLAG_LABELS_LAST: u64 = 1;
+pub(crate) const FLAG_LABELS_LAST: u64 = 1;
 /// No series label name starts with `__` other than `__name__` (nothing to strip at send time).
-const FLAG_NO_INTERNAL: u64 = 2;
+pub(crate) const FLAG_NO_INTERNAL: u64 = 2;
+/// The record's sample `TimeSeries` form one block, described by the header fields below and
+/// starting with the first `TimeSeries`: a sender that rewrites no labels copies the block
+/// into a request as it is (see [`super::run`]). Records without it are read sample by sample.
+pub(crate) const FLAG_SAMPLE_BLOCK: u64 = 4;
+/// Header fields of [`FLAG_SAMPLE_BLOCK`] records (varints, written right after the flags, all
+/// unknown to `prometheus.WriteRequest`): samples in the block, the block's length in bytes,
+/// and the lowest and highest sample timestamp (int64 as protobuf writes it).
+pub(crate) const SAMPLES_FIELD: u32 = 14;
+pub(crate) const BLOCK_LEN_FIELD: u32 = 13;
+pub(crate) const MIN_TS_FIELD: u32 = 12;
+pub(crate) const MAX_TS_FIELD: u32 = 11;
 
 /// Encodes a batch. Consecutive samples of one series (the same shared `Labels`) share a
 /// `TimeSeries` (a scrape lists each series once, so grouping further would only cost a hash
-/// per sample); each exemplar gets a `TimeSeries` of its own. Written directly, without prost
-/// structs: this runs for every scraped sample.
+/// per sample); each exemplar gets a `TimeSeries` of its own, after all the samples'. Written
+/// directly, without prost structs: this runs for every scraped sample.
 pub fn encode_record(batch: &MetricsBatch) -> Vec<u8> {
     // Pass 1: runs of one series, their encoded sizes, and whether any label is internal.
     struct Run {
@@ -42,6 +53,7 @@ pub fn encode_record(batch: &MetricsBatch) -> Vec<u8> {
     let mut runs = Vec::with_capacity(batch.samples.len());
     let mut total = 2;
     let mut internal = false;
+    let (mut min_ts, mut max_ts) = (i64::MAX, i64::MIN);
     let mut i = 0;
     while i < batch.samples.len() {
         let labels = &batch.samples[i].labels;
@@ -50,11 +62,12 @@ pub fn encode_record(batch: &MetricsBatch) -> Vec<u8> {
             .take_while(|s| s.labels.ptr_eq(labels))
             .count();
         internal |= labels.has_internal();
-        let body_len = labels.wire().len()
-            + batch.samples[i..i + len]
-                .iter()
-                .map(|s| len_field_size(sample_body_len(s.timestamp_ms)))
-                .sum::<usize>();
+        let mut body_len = labels.wire().len();
+        for s in &batch.samples[i..i + len] {
+            body_len += len_field_size(sample_body_len(s.timestamp_ms));
+            min_ts = min_ts.min(s.timestamp_ms);
+            max_ts = max_ts.max(s.timestamp_ms);
+        }
         total += len_field_size(body_len);
         runs.push(Run {
             start: i,
@@ -77,11 +90,36 @@ pub fn encode_record(batch: &MetricsBatch) -> Vec<u8> {
         .map(|&(s, e)| len_field_size(s + len_field_size(e)))
         .sum::<usize>();
 
+    let block_len: usize = runs.iter().map(|r| len_field_size(r.body_len)).sum();
+    let header = if runs.is_empty() {
+        0
+    } else {
+        // Four one-byte tags and their varints.
+        4 + varint_len(batch.samples.len() as u64)
+            + varint_len(block_len as u64)
+            + varint_len(min_ts as u64)
+            + varint_len(max_ts as u64)
+    };
+
     // Pass 2: write (with the slack `Stack::append_to` needs for its last copy).
-    let mut out = Vec::with_capacity(total + SAMPLE_FIELD_MAX);
-    let flags = FLAG_LABELS_LAST | if internal { 0 } else { FLAG_NO_INTERNAL };
+    let mut out = Vec::with_capacity(total + header + SAMPLE_FIELD_MAX);
+    let mut flags = FLAG_LABELS_LAST | if internal { 0 } else { FLAG_NO_INTERNAL };
+    if !runs.is_empty() {
+        flags |= FLAG_SAMPLE_BLOCK;
+    }
     put_tag(&mut out, FLAGS_FIELD, VARINT);
     put_varint(&mut out, flags);
+    if !runs.is_empty() {
+        for (field, v) in [
+            (SAMPLES_FIELD, batch.samples.len() as u64),
+            (BLOCK_LEN_FIELD, block_len as u64),
+            (MIN_TS_FIELD, min_ts as u64),
+            (MAX_TS_FIELD, max_ts as u64),
+        ] {
+            put_tag(&mut out, field, VARINT);
+            put_varint(&mut out, v);
+        }
+    }
     for run in &runs {
         put_len_header(&mut out, 1, run.body_len);
         let samples = &batch.samples[run.start..run.start + run.len];
@@ -262,7 +300,7 @@ pub(crate) fn read_record<'a>(
     Ok(())
 }
 
-fn read_series<'a>(
+pub(crate) fn read_series<'a>(
     ts: &'a [u8],
     view: &mut SeriesView<'a>,
     labels_last: bool,

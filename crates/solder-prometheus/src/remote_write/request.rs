@@ -9,6 +9,7 @@
 //! by series would cost a hash lookup per sample and receivers do not need it.
 
 use super::record::{read_record, ExemplarView, LabelFields, SeriesView};
+use super::run::Run;
 use super::wire::{
     exemplar_body_len, len_field_size, put_exemplar, put_label, sample_body_len, Stack, WireError,
     SAMPLE_FIELD_MAX,
@@ -334,17 +335,35 @@ pub(crate) fn sorted_external(external: &[(String, String)]) -> Vec<(String, Str
     v
 }
 
-/// Writes a `prometheus.WriteRequest` with one `TimeSeries` per item, in order; the items'
-/// spans point into `buffers`.
-pub(crate) fn encode_request(items: &[SendItem], buffers: &[Bytes], out: &mut Vec<u8>) {
+/// Writes a `prometheus.WriteRequest` with one `TimeSeries` per item and the `TimeSeries` of
+/// each run, in order: `runs` lists each run with the number of items before it. Spans point
+/// into `buffers`.
+pub(crate) fn encode_request(
+    items: &[SendItem],
+    runs: &[(usize, Run)],
+    buffers: &[Bytes],
+    out: &mut Vec<u8>,
+) {
     // Per sample at most: TimeSeries tag + 3-byte length, the Sample field (SAMPLE_FIELD_MAX
     // covers any tag and length). Exemplars reserve more as they are written.
     out.reserve(
         items
             .iter()
             .map(|i| i.series.len() + 4 + SAMPLE_FIELD_MAX)
-            .sum(),
+            .sum::<usize>()
+            + runs.iter().map(|(_, r)| r.block.len()).sum::<usize>(),
     );
+    let mut next = 0;
+    for (at, run) in runs {
+        let at = (*at).clamp(next, items.len());
+        encode_items(&items[next..at], buffers, out);
+        out.extend_from_slice(run.block.get(buffers));
+        next = at;
+    }
+    encode_items(&items[next..], buffers, out);
+}
+
+fn encode_items(items: &[SendItem], buffers: &[Bytes], out: &mut Vec<u8>) {
     for item in items {
         let series = item.series.get(buffers);
         match &item.exemplar {
@@ -387,7 +406,7 @@ mod tests {
         let record = Bytes::from(encode_record(batch));
         let prepared = prepare_record(&record, out).unwrap();
         let mut body = Vec::new();
-        encode_request(&prepared.items, &prepared.buffers, &mut body);
+        encode_request(&prepared.items, &[], &prepared.buffers, &mut body);
         let req = pb::WriteRequest::decode(body.as_slice()).unwrap();
         (prepared, req)
     }
@@ -585,7 +604,7 @@ mod tests {
             items.extend(p.items.iter().map(|i| i.rebased(base)));
         }
         let mut body = Vec::new();
-        encode_request(&items, &buffers, &mut body);
+        encode_request(&items, &[], &buffers, &mut body);
         let req = pb::WriteRequest::decode(body.as_slice()).unwrap();
         let got: Vec<_> = req
             .timeseries

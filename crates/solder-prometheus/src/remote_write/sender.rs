@@ -18,6 +18,7 @@ use super::record::decode_metadata;
 use super::request::{
     encode_request, prepare_record, sorted_external, OutputLabels, Prepared, SendItem,
 };
+use super::run::{expand_run, read_run, split_run, Run};
 use super::shards::{ShardCalculator, Totals};
 use bytes::Bytes;
 use prometheus::{Counter, Gauge, Histogram};
@@ -140,9 +141,44 @@ impl EndpointMetrics {
 /// channel operation per sample cost more than encoding it.
 struct Chunk {
     seq: Seq,
-    items: Vec<SendItem>,
-    /// What the items' spans point into (the record's [`Prepared::buffers`]).
-    buffers: Vec<Bytes>,
+    piece: Piece,
+}
+
+/// What a record (or part of one) became for the shards.
+enum Piece {
+    Items {
+        items: Vec<SendItem>,
+        /// What the items' spans point into (the record's [`Prepared::buffers`]).
+        buffers: Vec<Bytes>,
+    },
+    /// Samples sent as the record holds them (see [`super::run`]); `run` indexes `[record]`.
+    Run { run: Run, record: Bytes },
+}
+
+impl Piece {
+    const EMPTY: Piece = Piece::Items {
+        items: Vec::new(),
+        buffers: Vec::new(),
+    };
+
+    /// Samples and exemplars: what the piece counts in acknowledgements and shard room.
+    fn len(&self) -> usize {
+        match self {
+            Piece::Items { items, .. } => items.len(),
+            Piece::Run { run, .. } => run.samples,
+        }
+    }
+
+    /// `(samples, exemplars)`.
+    fn counts(&self) -> (usize, usize) {
+        match self {
+            Piece::Items { items, .. } => {
+                let exemplars = items.iter().filter(|i| i.is_exemplar()).count();
+                (items.len() - exemplars, exemplars)
+            }
+            Piece::Run { run, .. } => (run.samples, 0),
+        }
+    }
 }
 
 /// The shard a series' items go to: a hash of its final label bytes, so one series' samples
@@ -173,6 +209,8 @@ pub(crate) struct EndpointSender {
     metadata_store: Arc<MetadataStore>,
     /// `settings.external_labels` sorted by name, one value per name.
     external: Vec<(String, String)>,
+    /// Nothing rewrites labels or drops samples by age: records can be sent as runs.
+    plain: bool,
 }
 
 enum Outcome {
@@ -191,6 +229,9 @@ impl EndpointSender {
     ) -> Self {
         EndpointSender {
             external: sorted_external(&settings.external_labels),
+            plain: settings.rules.is_empty()
+                && settings.external_labels.is_empty()
+                && settings.sample_age_limit.is_zero(),
             settings,
             queue,
             metrics,
@@ -278,10 +319,10 @@ impl EndpointSender {
                         }
                     };
                     for (seq, payload) in records {
-                        let (items, buffers) = self.prepare(&payload);
-                        generation.tracker.register(seq, items.len());
+                        let piece = self.prepare(&payload, generation.shards.len());
+                        generation.tracker.register(seq, piece.len());
                         if let Err(outcome) =
-                            self.route(generation, shutdown, seq, items, buffers).await
+                            self.route(generation, shutdown, seq, piece).await
                         {
                             return outcome;
                         }
@@ -292,8 +333,28 @@ impl EndpointSender {
         }
     }
 
-    /// Hands a record's items to their shards, waiting for room (`capacity` items per shard).
+    /// Hands a record's samples to their shards, waiting for room (`capacity` items per
+    /// shard).
     async fn route(
+        &self,
+        generation: &Generation,
+        shutdown: &CancellationToken,
+        seq: Seq,
+        piece: Piece,
+    ) -> Result<(), Outcome> {
+        match piece {
+            Piece::Items { items, buffers } => {
+                self.route_items(generation, shutdown, seq, items, buffers)
+                    .await
+            }
+            Piece::Run { run, record } => {
+                self.route_run(generation, shutdown, seq, run, record).await
+            }
+        }
+    }
+
+    /// Hands items to the shards of their series.
+    async fn route_items(
         &self,
         generation: &Generation,
         shutdown: &CancellationToken,
@@ -319,37 +380,110 @@ impl EndpointSender {
                 } else {
                     Vec::new()
                 };
-                let n = items.len();
-                let permit = tokio::select! {
-                    p = shard.room.acquire_many(n as u32) => p,
-                    _ = shutdown.cancelled() => return Err(Outcome::Shutdown),
-                };
-                match permit {
-                    // The shard gives the room back when it takes the items.
-                    Ok(p) => p.forget(),
-                    Err(_) => return Err(Outcome::Shutdown),
-                }
-                let exemplars = items.iter().filter(|i| i.is_exemplar()).count();
-                self.metrics.samples_pending.add((n - exemplars) as f64);
-                self.metrics.exemplars_pending.add(exemplars as f64);
-                let chunk = Chunk {
-                    seq,
+                let piece = Piece::Items {
                     items,
                     buffers: buffers.clone(),
                 };
-                if let Err(mpsc::error::SendError(chunk)) = shard.tx.send(chunk) {
-                    // The shard died (it only does when aborted).
-                    let exemplars = chunk.items.iter().filter(|i| i.is_exemplar()).count();
-                    self.metrics
-                        .samples_pending
-                        .sub((chunk.items.len() - exemplars) as f64);
-                    self.metrics.exemplars_pending.sub(exemplars as f64);
-                    return Err(Outcome::Shutdown);
-                }
+                self.hand_over(shard, shutdown, seq, piece).await?;
                 items = rest;
             }
         }
         Ok(())
+    }
+
+    /// Hands a run to the only shard (runs exist only with one, see [`Self::prepare`]), cut
+    /// where it holds more than the shard's room.
+    async fn route_run(
+        &self,
+        generation: &Generation,
+        shutdown: &CancellationToken,
+        seq: Seq,
+        mut run: Run,
+        record: Bytes,
+    ) -> Result<(), Outcome> {
+        let Some(shard) = generation.shards.first() else {
+            return Err(Outcome::Shutdown);
+        };
+        let room_max = self.settings.capacity.max(1);
+        let buffers = std::slice::from_ref(&record);
+        while run.samples > room_max {
+            match split_run(&run, buffers, room_max) {
+                Ok(Some((head, tail))) => {
+                    let piece = Piece::Run {
+                        run: head,
+                        record: record.clone(),
+                    };
+                    self.hand_over(shard, shutdown, seq, piece).await?;
+                    run = tail;
+                }
+                // One series with more samples than the room: as items, which can be cut
+                // anywhere.
+                _ => {
+                    let items = self.expand(&run, buffers, &generation.tracker, seq);
+                    return self
+                        .route_items(generation, shutdown, seq, items, vec![record])
+                        .await;
+                }
+            }
+        }
+        self.hand_over(shard, shutdown, seq, Piece::Run { run, record })
+            .await
+    }
+
+    /// Waits for room in `shard` and sends it `piece` (no larger than the shard's capacity).
+    async fn hand_over(
+        &self,
+        shard: &ShardInput,
+        shutdown: &CancellationToken,
+        seq: Seq,
+        piece: Piece,
+    ) -> Result<(), Outcome> {
+        let n = piece.len();
+        let permit = tokio::select! {
+            p = shard.room.acquire_many(n as u32) => p,
+            _ = shutdown.cancelled() => return Err(Outcome::Shutdown),
+        };
+        match permit {
+            // The shard gives the room back when it takes the items.
+            Ok(p) => p.forget(),
+            Err(_) => return Err(Outcome::Shutdown),
+        }
+        let (samples, exemplars) = piece.counts();
+        self.metrics.samples_pending.add(samples as f64);
+        self.metrics.exemplars_pending.add(exemplars as f64);
+        if let Err(mpsc::error::SendError(chunk)) = shard.tx.send(Chunk { seq, piece }) {
+            // The shard died (it only does when aborted).
+            let (samples, exemplars) = chunk.piece.counts();
+            self.metrics.samples_pending.sub(samples as f64);
+            self.metrics.exemplars_pending.sub(exemplars as f64);
+            return Err(Outcome::Shutdown);
+        }
+        Ok(())
+    }
+
+    /// A run's samples as items. A run that cannot be read (its record passed the queue's
+    /// checksum, so only a bug gets here) is counted as a corruption and acknowledged as done,
+    /// so the records after it are not held up.
+    fn expand(
+        &self,
+        run: &Run,
+        buffers: &[Bytes],
+        tracker: &AckTracker,
+        seq: Seq,
+    ) -> Vec<SendItem> {
+        match expand_run(run, buffers) {
+            Ok(items) if items.len() == run.samples => items,
+            Ok(items) => {
+                self.metrics.wal_corruptions.inc();
+                tracker.done(seq, run.samples.saturating_sub(items.len()));
+                items
+            }
+            Err(_) => {
+                self.metrics.wal_corruptions.inc();
+                tracker.done(seq, run.samples);
+                Vec::new()
+            }
+        }
     }
 
     fn desired_shards(
@@ -380,8 +514,39 @@ impl EndpointSender {
     }
 
     /// Reads a record and applies `write_relabel_config` and external labels; counts what
-    /// relabeling drops.
-    fn prepare(&self, payload: &Bytes) -> (Vec<SendItem>, Vec<Bytes>) {
+    /// relabeling drops. A record whose labels need nothing of that becomes a run when there
+    /// is one shard (with several, each series' samples go to the shard of its hash).
+    fn prepare(&self, payload: &Bytes, shards: usize) -> Piece {
+        if self.plain {
+            match read_run(payload) {
+                Ok(Some(run)) => {
+                    self.stats
+                        .samples_in
+                        .fetch_add(run.samples as u64, Ordering::Relaxed);
+                    if shards <= 1 {
+                        return Piece::Run {
+                            run,
+                            record: payload.clone(),
+                        };
+                    }
+                    return match expand_run(&run, std::slice::from_ref(payload)) {
+                        Ok(items) => Piece::Items {
+                            items,
+                            buffers: vec![payload.clone()],
+                        },
+                        Err(_) => {
+                            self.metrics.wal_corruptions.inc();
+                            Piece::EMPTY
+                        }
+                    };
+                }
+                Ok(None) => {}
+                Err(_) => {
+                    self.metrics.wal_corruptions.inc();
+                    return Piece::EMPTY;
+                }
+            }
+        }
         let out = OutputLabels {
             rules: &self.settings.rules,
             external: &self.external,
@@ -391,7 +556,7 @@ impl EndpointSender {
             Ok(p) => p,
             Err(_) => {
                 self.metrics.wal_corruptions.inc();
-                return (Vec::new(), Vec::new());
+                return Piece::EMPTY;
             }
         };
         self.stats
@@ -413,33 +578,38 @@ impl EndpointSender {
             self.metadata_store.update(&metadata);
         }
         let Prepared { items, buffers, .. } = prepared;
-        (items, buffers)
+        Piece::Items { items, buffers }
     }
 
     /// Sends one batch until it is delivered or refused for good, then acknowledges its items.
     async fn send_batch(&self, batch: Batch, tracker: &AckTracker, encoder: &mut SnappyEncoder) {
         let Batch {
             mut items,
+            runs,
+            run_samples,
             buffers,
             acks,
         } = batch;
         let m = &self.metrics;
+        // Runs hold samples only.
         let count = |items: &[SendItem]| {
             let exemplars = items.iter().filter(|i| i.is_exemplar()).count();
-            (items.len() - exemplars, exemplars)
+            (items.len() - exemplars + run_samples, exemplars)
         };
         let pending = count(&items);
         let mut backoff = Backoff::new(self.settings.min_backoff, self.settings.max_backoff);
         loop {
+            // Runs exist only without a `sample_age_limit` (see `prepare`).
             self.drop_too_old(&mut items);
-            if items.is_empty() {
+            if items.is_empty() && runs.is_empty() {
                 break;
             }
             let (samples, exemplars) = count(&items);
             // The shard is busy from here: building and compressing the request costs CPU
             // time comparable to a local round trip, and the shard count must cover both.
             let busy_from = Instant::now();
-            let body = match encoder.encode_to_bytes(|b| encode_request(&items, &buffers, b)) {
+            let body = match encoder.encode_to_bytes(|b| encode_request(&items, &runs, &buffers, b))
+            {
                 Ok(body) => body,
                 Err(e) => {
                     self.health
@@ -478,6 +648,7 @@ impl EndpointSender {
                         .iter()
                         .filter(|i| !i.is_exemplar())
                         .map(|i| i.timestamp_ms)
+                        .chain(runs.iter().map(|(_, r)| r.max_ts))
                         .max();
                     if let Some(max_ts) = newest {
                         let secs = max_ts as f64 / 1000.0;
@@ -685,16 +856,27 @@ enum Event {
     Closed,
 }
 
-/// What a shard holds for its next request: items in order, the buffers their spans point
-/// into, and per record how many items.
+/// What a shard holds for its next request: items and runs in order (each run with the
+/// number of items before it), the buffers their spans point into, and per record how many
+/// samples and exemplars.
 #[derive(Default)]
 struct Batch {
     items: Vec<SendItem>,
+    runs: Vec<(usize, Run)>,
+    run_samples: usize,
     buffers: Vec<Bytes>,
     acks: Vec<(Seq, usize)>,
 }
 
 impl Batch {
+    fn len(&self) -> usize {
+        self.items.len() + self.run_samples
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Adds items of record `seq` whose spans point into `buffers`.
     fn extend(&mut self, seq: Seq, items: &[SendItem], buffers: &[Bytes]) {
         if items.is_empty() {
@@ -704,9 +886,22 @@ impl Batch {
         let base = u32::try_from(self.buffers.len()).unwrap_or(u32::MAX);
         self.buffers.extend_from_slice(buffers);
         self.items.extend(items.iter().map(|i| i.rebased(base)));
+        self.ack(seq, items.len());
+    }
+
+    /// Adds a run of record `seq` whose span points into `record`.
+    fn push_run(&mut self, seq: Seq, run: Run, record: &Bytes) {
+        let base = u32::try_from(self.buffers.len()).unwrap_or(u32::MAX);
+        self.buffers.push(record.clone());
+        self.runs.push((self.items.len(), run.rebased(base)));
+        self.run_samples += run.samples;
+        self.ack(seq, run.samples);
+    }
+
+    fn ack(&mut self, seq: Seq, n: usize) {
         match self.acks.last_mut() {
-            Some((last, n)) if *last == seq => *n += items.len(),
-            _ => self.acks.push((seq, items.len())),
+            Some((last, count)) if *last == seq => *count += n,
+            _ => self.acks.push((seq, n)),
         }
     }
 }
@@ -714,18 +909,104 @@ impl Batch {
 /// The most items a shard reserves for the request it starts filling (48 bytes each).
 const MAX_ITEMS_RESERVED: usize = 1 << 14;
 
+/// A shard's request being filled, and what sends it.
+struct ShardState {
+    ep: Arc<EndpointSender>,
+    tracker: Arc<AckTracker>,
+    /// `max_samples_per_send`.
+    max: usize,
+    batch: Batch,
+    /// When the batch is sent even if not full (`batch_send_deadline` after it started).
+    deadline: Option<tokio::time::Instant>,
+    encoder: SnappyEncoder,
+}
+
+impl ShardState {
+    /// Room left in the batch, starting its deadline if it is empty.
+    fn room(&mut self) -> usize {
+        if self.batch.is_empty() {
+            self.deadline =
+                Some(tokio::time::Instant::now() + self.ep.settings.batch_send_deadline);
+        }
+        self.max - self.batch.len().min(self.max)
+    }
+
+    async fn flush(&mut self) {
+        self.deadline = None;
+        if !self.batch.is_empty() {
+            let b = std::mem::take(&mut self.batch);
+            self.ep
+                .send_batch(b, &self.tracker, &mut self.encoder)
+                .await;
+        }
+    }
+
+    async fn add_items(&mut self, seq: Seq, items: &[SendItem], buffers: &[Bytes]) {
+        let mut rest = items;
+        while !rest.is_empty() {
+            if self.batch.items.is_empty() {
+                // A full request's room up front: grown by doubling, the items of a
+                // 2,000-sample request were copied eleven times.
+                self.batch.items.reserve(self.max.min(MAX_ITEMS_RESERVED));
+            }
+            // As many as fit the request being filled, in one step.
+            let take = self.room().clamp(1, rest.len());
+            let (now, later) = rest.split_at(take);
+            self.batch.extend(seq, now, buffers);
+            rest = later;
+            if self.batch.len() >= self.max {
+                self.flush().await;
+            }
+        }
+    }
+
+    async fn add_run(&mut self, seq: Seq, mut run: Run, record: &Bytes) {
+        let buffers = std::slice::from_ref(record);
+        loop {
+            let room = self.room();
+            if run.samples <= room {
+                self.batch.push_run(seq, run, record);
+                if self.batch.len() >= self.max {
+                    self.flush().await;
+                }
+                return;
+            }
+            match split_run(&run, buffers, room) {
+                Ok(Some((head, tail))) => {
+                    self.batch.push_run(seq, head, record);
+                    self.flush().await;
+                    run = tail;
+                }
+                // Not even the first series fits what is left: send what the batch holds and
+                // try again with a whole request's room.
+                Ok(None) if !self.batch.is_empty() => self.flush().await,
+                // One series with more samples than a request: as items, cut anywhere.
+                _ => {
+                    let items = self.ep.expand(&run, buffers, &self.tracker, seq);
+                    self.add_items(seq, &items, buffers).await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
 async fn shard_loop(
     ep: Arc<EndpointSender>,
     mut rx: mpsc::UnboundedReceiver<Chunk>,
     room: Arc<Semaphore>,
     tracker: Arc<AckTracker>,
 ) {
-    let max = ep.settings.max_samples_per_send.max(1);
-    let mut batch = Batch::default();
-    let mut deadline: Option<tokio::time::Instant> = None;
-    let mut encoder = SnappyEncoder::new();
+    let mut shard = ShardState {
+        max: ep.settings.max_samples_per_send.max(1),
+        ep,
+        tracker,
+        batch: Batch::default(),
+        deadline: None,
+        encoder: SnappyEncoder::new(),
+    };
     loop {
-        let event = match deadline {
+        let event = match shard.deadline {
             None => match rx.recv().await {
                 Some(c) => Event::Chunk(c),
                 None => Event::Closed,
@@ -739,43 +1020,16 @@ async fn shard_loop(
             },
         };
         match event {
-            Event::Chunk(Chunk {
-                seq,
-                items,
-                buffers,
-            }) => {
-                room.add_permits(items.len());
-                let mut rest = items.as_slice();
-                while !rest.is_empty() {
-                    if batch.items.is_empty() {
-                        deadline =
-                            Some(tokio::time::Instant::now() + ep.settings.batch_send_deadline);
-                        // A full request's room up front: grown by doubling, the items of a
-                        // 2,000-sample request were copied eleven times.
-                        batch.items.reserve(max.min(MAX_ITEMS_RESERVED));
-                    }
-                    // As many as fit the request being filled, in one step.
-                    let take = (max - batch.items.len().min(max)).clamp(1, rest.len());
-                    let (now, later) = rest.split_at(take);
-                    batch.extend(seq, now, &buffers);
-                    rest = later;
-                    if batch.items.len() >= max {
-                        deadline = None;
-                        let b = std::mem::take(&mut batch);
-                        ep.send_batch(b, &tracker, &mut encoder).await;
-                    }
+            Event::Chunk(Chunk { seq, piece }) => {
+                room.add_permits(piece.len());
+                match piece {
+                    Piece::Items { items, buffers } => shard.add_items(seq, &items, &buffers).await,
+                    Piece::Run { run, record } => shard.add_run(seq, run, &record).await,
                 }
             }
-            Event::Deadline => {
-                deadline = None;
-                let b = std::mem::take(&mut batch);
-                ep.send_batch(b, &tracker, &mut encoder).await;
-            }
+            Event::Deadline => shard.flush().await,
             Event::Closed => {
-                if !batch.items.is_empty() {
-                    let b = std::mem::take(&mut batch);
-                    ep.send_batch(b, &tracker, &mut encoder).await;
-                }
+                shard.flush().await;
                 return;
             }
         }
@@ -832,64 +1086,55 @@ mod tests {
         assert_eq!(t.pending_bytes.get(), 0.0);
     }
 
-    /// A slow endpoint (50 ms per request) and 2400 queued samples: one shard cannot keep up,
-    /// so the sender reshards upwards, and no series loses order across the reshard.
-    #[tokio::test]
-    async fn reshards_up_under_load_and_keeps_series_order() {
-        use super::super::client::ClientOptions;
-        use super::super::record::encode_record;
-        use solder_core::signals::metrics::MetricsBatch;
-        use solder_proto::prost::Message;
+    /// What a test endpoint received: `(first label value, timestamp)` per sample, and the
+    /// samples of each request.
+    #[derive(Default)]
+    struct Received {
+        samples: Vec<(String, i64)>,
+        requests: Vec<usize>,
+    }
 
-        type Seen = Arc<Mutex<Vec<(String, i64)>>>;
-        let seen: Seen = Arc::default();
+    /// An endpoint answering every request with 204 after `delay`; decodes with prost.
+    async fn endpoint(delay: Duration) -> (std::net::SocketAddr, Arc<Mutex<Received>>) {
+        use solder_proto::prost::Message;
+        let seen: Arc<Mutex<Received>> = Arc::default();
         let s2 = seen.clone();
         let app = axum::Router::new().fallback(move |body: Bytes| {
             let seen = s2.clone();
             async move {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(delay).await;
                 let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
                 let req = solder_proto::prometheus::WriteRequest::decode(raw.as_slice()).unwrap();
                 let mut seen = seen.lock().unwrap();
+                let mut n = 0;
                 for ts in req.timeseries {
                     let name = ts.labels[0].value.clone();
                     for s in ts.samples {
-                        seen.push((name.clone(), s.timestamp));
+                        seen.samples.push((name.clone(), s.timestamp));
+                        n += 1;
                     }
                 }
+                seen.requests.push(n);
                 axum::http::StatusCode::NO_CONTENT
             }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (addr, seen)
+    }
 
-        let dir = tempfile::tempdir().unwrap();
-        let (queue, _) = Queue::open(
-            dir.path(),
-            QueueOptions {
-                max_bytes: 64 << 20,
-                segment_bytes: 1 << 20,
-                fsync: FsyncPolicy::Never,
-            },
-        )
-        .unwrap();
-        let series = 16;
-        let per_series = 150i64;
-        for t in 0..per_series {
-            let samples = (0..series)
-                .map(|i| Sample {
-                    labels: Labels::new(vec![("__name__".into(), format!("m{i:02}"))]),
-                    timestamp_ms: t,
-                    value: 0.0,
-                })
-                .collect();
-            let batch = MetricsBatch {
-                samples,
-                ..Default::default()
-            };
-            queue.append(&encode_record(&batch)).unwrap();
-        }
+    fn test_queue(dir: &std::path::Path) -> Queue {
+        let opts = QueueOptions {
+            max_bytes: 64 << 20,
+            segment_bytes: 1 << 20,
+            fsync: FsyncPolicy::Never,
+        };
+        Queue::open(dir, opts).unwrap().0
+    }
+
+    fn test_settings(addr: std::net::SocketAddr) -> Settings {
+        use super::super::client::ClientOptions;
         let client = RemoteWriteClient::new(ClientOptions {
             url: format!("http://{addr}/write"),
             timeout: Duration::from_secs(5),
@@ -900,7 +1145,7 @@ mod tests {
             retry_on_http_429: true,
         })
         .unwrap();
-        let settings = Settings {
+        Settings {
             remote_name: "t".into(),
             url: "u".into(),
             client,
@@ -921,7 +1166,13 @@ mod tests {
                 max_per_send: 2000,
             },
             shard_update_interval: Duration::from_millis(300),
-        };
+        }
+    }
+
+    fn start_sender(
+        settings: Settings,
+        queue: &Queue,
+    ) -> (Arc<EndpointSender>, CancellationToken, JoinHandle<()>) {
         let metrics = Metrics::new().unwrap();
         let em = EndpointMetrics::new(&metrics, &settings);
         let sender = Arc::new(EndpointSender::new(
@@ -933,11 +1184,62 @@ mod tests {
         ));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(sender.clone().run(shutdown.clone()));
+        (sender, shutdown, task)
+    }
+
+    /// Waits until the endpoint has `total` samples and the queue is fully committed.
+    async fn wait_delivered(seen: &Mutex<Received>, queue: &Queue, total: usize) {
+        let start = Instant::now();
+        while seen.lock().unwrap().samples.len() < total || queue.pending_records() > 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "not delivered and committed in time"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Per first label value, the timestamps received, in order.
+    fn received_per_series(seen: &Mutex<Received>) -> BTreeMap<String, Vec<i64>> {
+        let mut per: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for (name, ts) in seen.lock().unwrap().samples.iter() {
+            per.entry(name.clone()).or_default().push(*ts);
+        }
+        per
+    }
+
+    /// A slow endpoint (50 ms per request) and 2400 queued samples: one shard cannot keep up,
+    /// so the sender reshards upwards, and no series loses order across the reshard.
+    #[tokio::test]
+    async fn reshards_up_under_load_and_keeps_series_order() {
+        use super::super::record::encode_record;
+        use solder_core::signals::metrics::MetricsBatch;
+
+        let (addr, seen) = endpoint(Duration::from_millis(50)).await;
+        let dir = tempfile::tempdir().unwrap();
+        let queue = test_queue(dir.path());
+        let series = 16;
+        let per_series = 150i64;
+        for t in 0..per_series {
+            let samples = (0..series)
+                .map(|i| Sample {
+                    labels: Labels::new(vec![("__name__".into(), format!("m{i:02}"))]),
+                    timestamp_ms: t,
+                    value: 0.0,
+                })
+                .collect();
+            let batch = MetricsBatch {
+                samples,
+                ..Default::default()
+            };
+            queue.append(&encode_record(&batch)).unwrap();
+        }
+        let (sender, shutdown, task) = start_sender(test_settings(addr), &queue);
 
         let total = (series as i64 * per_series) as usize;
         let start = Instant::now();
         let mut max_shards_seen = 1.0f64;
-        while seen.lock().unwrap().len() < total {
+        while seen.lock().unwrap().samples.len() < total {
             max_shards_seen = max_shards_seen.max(sender.metrics.shards.get());
             assert!(
                 start.elapsed() < Duration::from_secs(60),
@@ -947,10 +1249,9 @@ mod tests {
         }
         assert!(max_shards_seen > 1.0, "never resharded upwards");
         assert!(sender.metrics.shards_desired.get() >= 1.0);
-        let mut per: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-        for (name, ts) in seen.lock().unwrap().iter() {
-            per.entry(name.clone()).or_default().push(*ts);
-        }
+        // The last response may still be on its way; then everything is committed.
+        wait_delivered(&seen, &queue, total).await;
+        let per = received_per_series(&seen);
         let want: Vec<i64> = (0..per_series).collect();
         assert_eq!(per.len(), series);
         for (name, got) in per {
@@ -959,14 +1260,76 @@ mod tests {
                 "series {name}: complete, in order, no duplicates"
             );
         }
-        // The last response may still be on its way; then everything is committed.
-        while queue.pending_records() > 0 {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "not committed in time"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        shutdown.cancel();
+        task.await.unwrap();
+    }
+
+    /// One shard, records sent as runs: records of every size against requests of 20 and a
+    /// shard room of 50, a series repeated more often than a request holds, and records that
+    /// have to be read sample by sample (exemplars, internal labels) in between. Every sample
+    /// arrives once, in order, no request holds more than 20, and the queue is committed.
+    #[tokio::test]
+    async fn runs_are_cut_to_requests_and_room_and_arrive_once_in_order() {
+        use super::super::record::encode_record;
+        use solder_core::signals::metrics::{Exemplar, MetricsBatch};
+
+        let (addr, seen) = endpoint(Duration::ZERO).await;
+        let dir = tempfile::tempdir().unwrap();
+        let queue = test_queue(dir.path());
+        let mut want: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        let mut total = 0;
+        let mut ts = 0;
+        for (i, size) in [7usize, 33, 1, 250, 20, 19, 64, 3].into_iter().enumerate() {
+            let mut batch = MetricsBatch::default();
+            for j in 0..size {
+                // Record 3 repeats one series 30 times in a row: one `TimeSeries` that no
+                // request of 20 holds.
+                let (name, repeat) = match (i, j) {
+                    (3, 0) => ("long".to_string(), 30),
+                    (6, _) if j % 2 == 0 => (format!("__tmp_s{j}"), 1),
+                    _ => (format!("s{j}"), 1 + j % 3),
+                };
+                // The endpoint keys samples by the first label value it receives: the name,
+                // or `a` once the internal label is stripped. An internal label makes the
+                // record one read sample by sample.
+                let labels = Labels::new(if name.starts_with("__tmp") {
+                    vec![("__tmp".into(), "x".into()), ("a".into(), name.clone())]
+                } else {
+                    vec![("__name__".into(), name.clone())]
+                });
+                for _ in 0..repeat {
+                    ts += 1;
+                    batch.samples.push(Sample {
+                        labels: labels.clone(),
+                        timestamp_ms: ts,
+                        value: 1.0,
+                    });
+                    want.entry(name.clone()).or_default().push(ts);
+                    total += 1;
+                }
+            }
+            if i == 5 {
+                batch.exemplars.push(Exemplar {
+                    series: batch.samples[0].labels.clone(),
+                    labels: Labels::new(vec![("trace_id".into(), "t".into())]),
+                    timestamp_ms: ts,
+                    value: 1.0,
+                });
+            }
+            queue.append(&encode_record(&batch)).unwrap();
         }
+        let mut settings = test_settings(addr);
+        settings.capacity = 50;
+        settings.max_shards = 1;
+        let (sender, shutdown, task) = start_sender(settings, &queue);
+        wait_delivered(&seen, &queue, total).await;
+        assert_eq!(received_per_series(&seen), want);
+        let requests = seen.lock().unwrap().requests.clone();
+        assert!(requests.iter().all(|&n| n <= 20), "{requests:?}");
+        assert_eq!(requests.iter().sum::<usize>(), total);
+        assert_eq!(sender.metrics.samples_total.get(), total as f64);
+        assert_eq!(sender.metrics.samples_pending.get(), 0.0);
+        assert_eq!(sender.metrics.wal_corruptions.get(), 0.0);
         shutdown.cancel();
         task.await.unwrap();
     }
