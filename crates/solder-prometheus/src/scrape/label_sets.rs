@@ -88,12 +88,7 @@ impl LabelSets {
     /// memory in order and the hardware prefetcher hides it, instead of missing the cache.
     pub fn relocate(&mut self, at: u32) -> Option<Labels> {
         let set = self.sets.get_mut(at as usize)?.as_mut()?;
-        let fresh = Labels::new(
-            set.labels
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-        );
+        let fresh = set.labels.fresh_copy();
         // The map keeps its first key on insert: replace the entry to hold the new copy.
         self.by_labels.remove(&set.labels);
         self.by_labels.insert(fresh.clone(), at);
