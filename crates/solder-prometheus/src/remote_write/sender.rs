@@ -319,7 +319,7 @@ impl EndpointSender {
                         }
                     };
                     for (seq, payload) in records {
-                        let piece = self.prepare(&payload, generation.shards.len());
+                        let piece = self.prepare(&payload);
                         generation.tracker.register(seq, piece.len());
                         if let Err(outcome) =
                             self.route(generation, shutdown, seq, piece).await
@@ -391,8 +391,8 @@ impl EndpointSender {
         Ok(())
     }
 
-    /// Hands a run to the only shard (runs exist only with one, see [`Self::prepare`]), cut
-    /// where it holds more than the shard's room.
+    /// Hands a run to the only shard, cut where it holds more than the shard's room; with
+    /// several shards, as items.
     async fn route_run(
         &self,
         generation: &Generation,
@@ -401,11 +401,18 @@ impl EndpointSender {
         mut run: Run,
         record: Bytes,
     ) -> Result<(), Outcome> {
-        let Some(shard) = generation.shards.first() else {
-            return Err(Outcome::Shutdown);
+        let buffers = std::slice::from_ref(&record);
+        let shard = match generation.shards.as_slice() {
+            [one] => one,
+            // Several shards: each series' samples go to the shard of its hash.
+            _ => {
+                let items = self.expand(&run, buffers, &generation.tracker, seq);
+                return self
+                    .route_items(generation, shutdown, seq, items, vec![record])
+                    .await;
+            }
         };
         let room_max = self.settings.capacity.max(1);
-        let buffers = std::slice::from_ref(&record);
         while run.samples > room_max {
             match split_run(&run, buffers, room_max) {
                 Ok(Some((head, tail))) => {
@@ -514,30 +521,17 @@ impl EndpointSender {
     }
 
     /// Reads a record and applies `write_relabel_config` and external labels; counts what
-    /// relabeling drops. A record whose labels need nothing of that becomes a run when there
-    /// is one shard (with several, each series' samples go to the shard of its hash).
-    fn prepare(&self, payload: &Bytes, shards: usize) -> Piece {
+    /// relabeling drops. A record whose labels need nothing of that becomes a run.
+    fn prepare(&self, payload: &Bytes) -> Piece {
         if self.plain {
             match read_run(payload) {
                 Ok(Some(run)) => {
                     self.stats
                         .samples_in
                         .fetch_add(run.samples as u64, Ordering::Relaxed);
-                    if shards <= 1 {
-                        return Piece::Run {
-                            run,
-                            record: payload.clone(),
-                        };
-                    }
-                    return match expand_run(&run, std::slice::from_ref(payload)) {
-                        Ok(items) => Piece::Items {
-                            items,
-                            buffers: vec![payload.clone()],
-                        },
-                        Err(_) => {
-                            self.metrics.wal_corruptions.inc();
-                            Piece::EMPTY
-                        }
+                    return Piece::Run {
+                        run,
+                        record: payload.clone(),
                     };
                 }
                 Ok(None) => {}
