@@ -5,6 +5,7 @@
 pub mod component;
 pub mod consume;
 pub mod health;
+pub mod hint;
 pub mod http;
 pub mod queue;
 pub mod relabel;

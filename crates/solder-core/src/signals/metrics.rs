@@ -157,6 +157,17 @@ impl Labels {
         self.0[0] != 0
     }
 
+    /// Asks the CPU to start loading this set's first bytes (its reference counts and head),
+    /// for a caller that knows it will clone or read the set shortly. A hint only: nothing is
+    /// read, and a wrong guess costs some memory bandwidth.
+    #[inline]
+    pub fn prefetch(&self) {
+        let data = Arc::as_ptr(&self.0).cast::<u8>();
+        // The reference counts sit just before the data, possibly on the previous line.
+        crate::hint::prefetch_read(data.wrapping_sub(2 * std::mem::size_of::<usize>()));
+        crate::hint::prefetch_read(data);
+    }
+
     /// The same shared set (a clone of one `Labels`); equal sets built apart are not.
     pub fn ptr_eq(&self, other: &Labels) -> bool {
         Arc::ptr_eq(&self.0, &other.0)

@@ -223,6 +223,28 @@ impl KeyTable {
         }
     }
 
+    /// The slot expected `ahead` lines after `slot`, following the order links of the last
+    /// scrape (`None` where they run out).
+    pub fn expected_ahead(&self, slot: u32, ahead: usize) -> Option<u32> {
+        (0..ahead).try_fold(slot, |at, _| {
+            let next = self.slots.get(at as usize)?.next;
+            (next != NO_SLOT).then_some(next)
+        })
+    }
+
+    /// Prefetches the label set of the key expected `ahead` lines after `slot`, so that its
+    /// memory is on its way when that line is reached (see [`Labels::prefetch`]).
+    #[inline]
+    pub fn prefetch_ahead(&self, slot: u32, ahead: usize) {
+        let value = self
+            .expected_ahead(slot, ahead)
+            .and_then(|at| self.slots.get(at as usize))
+            .and_then(|s| s.value.as_ref());
+        if let Some(value) = value {
+            value.labels.prefetch();
+        }
+    }
+
     /// The value of a live slot returned by [`KeyTable::find`] or [`KeyTable::insert`].
     pub fn value_mut(&mut self, slot: u32) -> Option<&mut KeyValue> {
         self.slots
@@ -418,6 +440,26 @@ mod tests {
             .iter()
             .map(|&s| String::from_utf8(t.key_of(&t.slots[s as usize]).to_vec()).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn the_key_expected_ahead_follows_the_last_scrapes_order() {
+        let mut t = KeyTable::new();
+        let (s, _) = scrape(&mut t, &["a", "b", "c", "d", "e"]);
+        assert_eq!(t.expected_ahead(s[0], 2), Some(s[2]));
+        assert_eq!(t.expected_ahead(s[1], 0), Some(s[1]));
+        assert_eq!(t.expected_ahead(s[3], 1), Some(s[4]));
+        assert_eq!(
+            t.expected_ahead(s[3], 2),
+            None,
+            "past the last line of the scrape"
+        );
+        // A new order: the links, not the memory layout, say what comes next.
+        let (r, _) = scrape(&mut t, &["c", "a", "e", "b", "d"]);
+        assert_eq!(r, [s[2], s[0], s[4], s[1], s[3]]);
+        assert_eq!(t.expected_ahead(s[2], 3), Some(s[1]));
+        assert_eq!(t.expected_ahead(s[0], 1), Some(s[4]));
+        assert_eq!(t.expected_ahead(NO_SLOT, 1), None);
     }
 
     #[test]
