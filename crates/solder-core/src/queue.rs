@@ -14,13 +14,25 @@
 //! <dir>/0000000000001234.seg
 //! <dir>/cursor                 next unacknowledged sequence, two copies
 //! <dir>/lock                   advisory lock: one open queue per directory
+//! <dir>/spare.seg.free         at most one acknowledged segment file kept for reuse
 //! ```
 //!
-//! * A **segment** starts with a 24-byte header: magic `SOLDERQS`, version `1` (u32 LE), four
-//!   reserved zero bytes, and the first sequence (u64 LE, must match the file name). Records
-//!   follow back to back, each framed as payload length (u32 LE), CRC-32 (IEEE, u32 LE) over the
-//!   four length bytes followed by the payload, then the payload. A record's sequence is its
-//!   segment's first sequence plus its index in the segment, so sequences are not stored.
+//! * A **segment** starts with a 24-byte header: magic `SOLDERQS`, version `2` (u32 LE), flags
+//!   (u32 LE; bit 0: the file is a reused one), and the first sequence (u64 LE, must match the
+//!   file name). Records follow back to back, each framed as payload length (u32 LE), CRC-32
+//!   (IEEE, u32 LE) over the segment's first sequence (8 bytes LE, the *salt*), the four length
+//!   bytes and the payload, then the payload. A record's sequence is its segment's first
+//!   sequence plus its index in the segment, so sequences are not stored. Version 1 segments
+//!   (older builds: the same without salt, bytes 12..16 reserved) are still read, recovered and
+//!   appended to in their own format; every segment created now is version 2.
+//! * The **spare**: a fully acknowledged segment is not deleted if no spare exists; it is
+//!   renamed to `spare.seg.free`, and the next new segment reuses it: new header first (with
+//!   the reused flag), then the rename to the segment's name, then records written over the old
+//!   ones at explicit offsets, without truncating. Why: overwriting the cached pages of an
+//!   existing file costs the kernel about 0.18 ms of system time per MiB on ext4, against
+//!   0.44 ms for the pages of a new file (allocated on write, freed on unlink). The old frames
+//!   behind the new data fail their check because their salt was another, smaller first
+//!   sequence (sequences only grow), even where their boundaries line up with new frames.
 //! * The **cursor** file holds two 32-byte slots: magic `SQCR`, version `1` (u32 LE),
 //!   generation (u64 LE), next unacknowledged sequence (u64 LE), CRC-32 of the previous 24
 //!   bytes, four reserved zero bytes. An update overwrites the older slot in place; the valid
@@ -30,13 +42,14 @@
 //!
 //! # Durability
 //!
-//! [`Queue::append`] writes the whole frame with one `write` call on the segment file before
+//! [`Queue::append`] writes the whole frame with one `writev` call on the segment file before
 //! returning: the record is then in the operating system and survives the death of the process.
 //! [`Queue::append_batch`] does the same for many records with one call per segment they land
 //! in, which is what makes small records cheap (a `write` costs about a microsecond).
 //! [`FsyncPolicy`] decides when it also reaches the disk: never, from a background thread every
 //! interval (the thread stops once the queue is dropped; dropping also syncs), or on every
-//! append and cursor update. Segment creation syncs the directory unless the policy is `Never`.
+//! append and cursor update. Segment creation syncs the directory unless the policy is `Never`
+//! (reusing the spare also syncs its new header before renaming it).
 //!
 //! # Bound and segments
 //!
@@ -45,16 +58,19 @@
 //! exceed it fails with [`QueueError::Full`] (counted in [`QueueStats::refused_records`]); a
 //! record that could never fit fails with [`QueueError::RecordTooLarge`]. A new segment starts
 //! when the next record would push the current one past `segment_bytes`. A record larger than
-//! `segment_bytes` is allowed and gets a segment of its own. Segments are deleted only as whole
-//! files once every record in them is acknowledged, so the disk holds at most about
-//! `max_bytes + segment_bytes` (plus headers).
+//! `segment_bytes` is allowed and gets a segment of its own. Segments are deleted (or become the
+//! spare) only as whole files once every record in them is acknowledged, so the disk holds at
+//! most about `max_bytes + 2 × segment_bytes` (plus headers): the unacknowledged data, the
+//! segment being filled, and one spare (never larger than `segment_bytes`; a file grown by an
+//! oversized record is deleted instead). A reused file keeps its old length until new records
+//! go past it, which stays within the same bound.
 //!
 //! # Reading and acknowledging
 //!
 //! [`Queue::read_batch`] hands out the next unread records in order, without acknowledging
 //! them; [`Queue::commit`] acknowledges everything up to and including a sequence that has been
-//! read, writes the cursor and then deletes fully acknowledged segments (cursor first, so a
-//! crash in between only leaves files the cursor already skips). [`Queue::rewind`] forgets what
+//! read, writes the cursor and then deletes fully acknowledged segments or keeps one as the
+//! spare (cursor first, so a crash in between only leaves files the cursor already skips). [`Queue::rewind`] forgets what
 //! was read but not committed (e.g. after a failed send when the batch was not kept), so it is
 //! read again. [`Queue::wait_for_data`] lets an async sender sleep until there is something to
 //! read. After a restart, reading starts at the cursor, so records that were read but not
@@ -85,6 +101,24 @@
 //!   header is deleted and reported;
 //! * a missing cursor, or one with both slots damaged, falls back to the oldest data
 //!   (re-delivery, never loss).
+//!
+//! Reused (version 2, flagged) files may hold old bytes after their records; these rules take
+//! precedence there:
+//! * a segment that is not the newest holds exactly `next_first - first_seq` records; once
+//!   that many were read the rest is old content ([`RecoveryReport::stale_bytes`], left in the
+//!   file: reads stop at the valid length). Fewer valid records is corruption, as above;
+//! * in the newest segment, what follows the last valid record (nothing, zeros, a torn write
+//!   over old bytes, old frames) is the end of the data: reported as `stale_bytes` (a torn
+//!   write cannot be told from old content there) and cut away. A record failing its check is
+//!   corruption only when provably followed by data: its length is plausible and a frame of
+//!   the current salt starts right after it;
+//! * a newest segment whose header names an older first sequence (a reused file renamed before
+//!   its new header reached the disk) holds no record of its own (records are written only
+//!   after the header) unless one of the current salt follows the header: it becomes the spare
+//!   again (or is deleted) and counts as `stale_bytes`, not corruption;
+//! * a leftover spare is never read as a segment; it is kept for reuse if it is no larger than
+//!   `segment_bytes` and the cursor is valid (without a cursor sequences may start over, and
+//!   old frames with the salt of a new segment would pass), otherwise deleted.
 //!
 //! CRCs are checked again on every read; a mismatch then (the file changed under the queue) is
 //! handled the same way and counted in [`QueueStats::corrupt_records`]. Sequences may therefore
@@ -261,6 +295,10 @@ pub struct RecoveryReport {
     pub pending_bytes: u64,
     /// Bytes of partial writes cut from the end of the newest segment.
     pub torn_tail_bytes: u64,
+    /// Bytes after the valid records of reused segment files, left from their previous use
+    /// (in the newest segment possibly with a torn write over them: indistinguishable). Not
+    /// data and not damage; cut from the newest segment, ignored in the others.
+    pub stale_bytes: u64,
     /// Records lost to corruption (a lower bound when the count cannot be known: at least one
     /// per corrupt spot in the newest segment).
     pub corrupt_records: u64,

@@ -982,3 +982,424 @@ async fn wait_for_data_wakes_on_append() {
         .await
         .expect("returns immediately");
 }
+
+// ---- reuse of acknowledged segment files ----------------------------------------------------
+
+/// The name of the one acknowledged segment file kept for reuse (see the module docs).
+const SPARE: &str = "spare.seg.free";
+/// Offset of the header flags; flag 1 marks a reused file.
+const FLAGS_AT: usize = 12;
+
+fn inode(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).unwrap().ino()
+}
+
+/// Files of the queue directory other than segments, cursor and lock.
+fn other_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.ends_with(".seg") && n != "cursor" && n != "lock")
+        .collect();
+    names.sort();
+    names
+}
+
+fn assert_payloads(records: &[(Seq, Vec<u8>)], len: impl Fn(Seq) -> usize) {
+    for (seq, bytes) in records {
+        assert_eq!(bytes, &payload(*seq, len(*seq)), "record {seq}");
+    }
+}
+
+#[test]
+fn acknowledged_segments_are_reused_and_their_old_records_never_come_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // 19 records of 200 bytes per 4 KiB segment; every incarnation of a file holds records of
+    // the same size, so its old frames sit exactly where new ones start: only the salt tells
+    // them apart.
+    let len = 200;
+    let options = opts(1 << 30, 4096);
+    let mut next = 0u64;
+    let mut reused = 0;
+    {
+        let (q, _) = Queue::open(dir, options).unwrap();
+        for _ in 0..40 {
+            let spare = dir.join(SPARE);
+            let spare_inode = spare.exists().then(|| inode(&spare));
+            let before = segment_files(dir);
+            append_n(&q, next..next + 7, len);
+            next += 7;
+            let created: Vec<String> = segment_files(dir)
+                .into_iter()
+                .filter(|n| !before.contains(n))
+                .collect();
+            if let (Some(spare_inode), [name]) = (spare_inode, created.as_slice()) {
+                // the new segment is the spare file, renamed
+                assert!(!spare.exists());
+                assert_eq!(inode(&dir.join(name)), spare_inode, "{name}");
+                assert_eq!(fs::read(dir.join(name)).unwrap()[FLAGS_AT], 1, "{name}");
+                reused += 1;
+            }
+            let records = read_all(&q);
+            assert_eq!(seqs(&records), (next - 7..next).collect::<Vec<_>>());
+            assert_payloads(&records, |_| len);
+            q.commit(next - 1).unwrap();
+            let others = other_files(dir);
+            assert!(others.is_empty() || others == [SPARE], "{others:?}");
+        }
+        assert!(reused >= 5, "only {reused} segments were reused");
+        // Leave records unacknowledged: the rest of the active segment, then a reused newest
+        // segment holding a few new records in front of most of its old ones.
+        assert!(dir.join(SPARE).exists());
+        let pending_from = next;
+        while dir.join(SPARE).exists() {
+            q.append(&payload(next, len)).unwrap();
+            next += 1;
+        }
+        append_n(&q, next..next + 3, len);
+        next += 3;
+        assert_eq!(q.pending_records(), next - pending_from);
+    }
+    let pending_from = next - {
+        let (q, report) = Queue::open(dir, options).unwrap();
+        assert_eq!(report.corrupt_records, 0, "{report:?}");
+        assert_eq!(report.corrupt_segments, 0, "{report:?}");
+        assert_eq!(report.torn_tail_bytes, 0, "{report:?}");
+        assert!(
+            report.stale_bytes >= 10 * (len as u64 + FRAME_OVERHEAD),
+            "{report:?}"
+        );
+        let records = read_all(&q);
+        assert_eq!(records.last().map(|r| r.0), Some(next - 1));
+        assert_eq!(
+            seqs(&records),
+            (next - records.len() as u64..next).collect::<Vec<_>>()
+        );
+        assert_payloads(&records, |_| len);
+        assert_eq!(report.pending_records, records.len() as u64);
+        // appends continue after the last record, over the old frames
+        assert_eq!(q.append(&payload(next, len)).unwrap(), next);
+        records.len() as u64
+    };
+    let (q, report) = Queue::open(dir, options).unwrap();
+    assert_eq!(report.corrupt_records, 0, "{report:?}");
+    let records = read_all(&q);
+    assert_eq!(seqs(&records), (pending_from..=next).collect::<Vec<_>>());
+    assert_payloads(&records, |_| len);
+}
+
+#[test]
+fn reused_segments_with_records_of_varying_sizes_recover_exactly() {
+    // Old incarnations end at other offsets than new ones: finished segments then have old
+    // bytes behind their records, which must not count as corruption.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let len = |seq: Seq| (seq * 97 % 700) as usize + 20;
+    let options = opts(1 << 30, 4096);
+    let mut next = 0u64;
+    {
+        let (q, _) = Queue::open(dir, options).unwrap();
+        for round in 0..60u64 {
+            let n = 3 + round % 5;
+            for seq in next..next + n {
+                assert_eq!(q.append(&payload(seq, len(seq))).unwrap(), seq);
+            }
+            next += n;
+            let records = read_all(&q);
+            assert_eq!(records.len() as u64, n);
+            assert_payloads(&records, len);
+            // keep the last two rounds unacknowledged
+            if round < 58 {
+                q.commit(next - 1).unwrap();
+            }
+        }
+    }
+    let (q, report) = Queue::open(dir, options).unwrap();
+    assert_eq!(report.corrupt_records, 0, "{report:?}");
+    assert_eq!(report.corrupt_bytes, 0, "{report:?}");
+    let records = read_all(&q);
+    let first = records.first().unwrap().0;
+    assert_eq!(seqs(&records), (first..next).collect::<Vec<_>>());
+    assert_eq!(report.pending_records, next - first);
+    assert_payloads(&records, len);
+}
+
+/// A queue of 50-byte records, 4 per segment, whose newest segment (8) is the reused file of
+/// segment 0: record 8 sits where record 0 was, old records 1–3 follow. Records 5–8 are
+/// unacknowledged.
+fn queue_with_reused_newest_segment(dir: &Path) -> (Queue, QueueOptions) {
+    let options = small_segments(50, 4);
+    let (q, _) = Queue::open(dir, options).unwrap();
+    append_n(&q, 0..5, 50);
+    read_all(&q);
+    q.commit(4).unwrap();
+    assert_eq!(other_files(dir), [SPARE]);
+    let spare_inode = inode(&dir.join(SPARE));
+    append_n(&q, 5..9, 50);
+    assert!(other_files(dir).is_empty());
+    assert_eq!(inode(&seg_path(dir, 8)), spare_inode);
+    q.rewind();
+    (q, options)
+}
+
+#[test]
+fn torn_write_over_old_frames_of_a_reused_segment_is_not_corruption() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let frame = 50 + FRAME_OVERHEAD;
+    let (q, options) = queue_with_reused_newest_segment(dir);
+    let path = seg_path(dir, 8);
+    let old = fs::read(&path).unwrap();
+    q.append(&payload(9, 50)).unwrap();
+    drop(q);
+    // Only the first 20 bytes of record 9 made it; the old bytes follow.
+    let mut bytes = fs::read(&path).unwrap();
+    let cut = (HEADER + frame + 20) as usize;
+    bytes.truncate(cut);
+    bytes.extend_from_slice(&old[cut..]);
+    fs::write(&path, &bytes).unwrap();
+
+    let (q, report) = Queue::open(dir, options).unwrap();
+    assert_eq!(report.corrupt_records, 0, "{report:?}");
+    assert_eq!(report.corrupt_bytes, 0, "{report:?}");
+    assert_eq!(report.stale_bytes, 3 * frame, "{report:?}");
+    assert_eq!(report.pending_records, 4);
+    let records = read_all(&q);
+    assert_eq!(seqs(&records), [5, 6, 7, 8]);
+    assert_payloads(&records, |_| 50);
+    assert_eq!(q.append(&payload(9, 50)).unwrap(), 9);
+    drop(q);
+    let (q, report) = Queue::open(dir, options).unwrap();
+    assert_eq!(report.stale_bytes + report.torn_tail_bytes, 0, "{report:?}");
+    assert_eq!(seqs(&read_all(&q)), [5, 6, 7, 8, 9]);
+}
+
+#[test]
+fn old_frames_of_a_reused_segment_after_a_clean_close_are_not_corruption() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let frame = 50 + FRAME_OVERHEAD;
+    let (q, options) = queue_with_reused_newest_segment(dir);
+    drop(q);
+    let (q, report) = Queue::open(dir, options).unwrap();
+    assert_eq!(report.corrupt_records, 0, "{report:?}");
+    assert_eq!(report.torn_tail_bytes, 0, "{report:?}");
+    assert_eq!(report.stale_bytes, 3 * frame, "{report:?}");
+    let records = read_all(&q);
+    assert_eq!(seqs(&records), [5, 6, 7, 8]);
+    assert_payloads(&records, |_| 50);
+}
+
+#[test]
+fn damaged_record_followed_by_records_in_a_reused_segment_is_corruption() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let frame = 50 + FRAME_OVERHEAD;
+    let (q, options) = queue_with_reused_newest_segment(dir);
+    append_n(&q, 9..11, 50);
+    drop(q);
+    // segment 8 holds records 8, 9, 10 and one old frame; damage record 9's payload
+    flip_byte(&seg_path(dir, 8), HEADER + frame + FRAME_OVERHEAD + 7);
+    let (q, report) = Queue::open(dir, options).unwrap();
+    assert_eq!(report.corrupt_records, 1, "{report:?}");
+    assert_eq!(report.corrupt_bytes, 3 * frame, "{report:?}");
+    assert_eq!(report.stale_bytes, 0, "{report:?}");
+    let records = read_all(&q);
+    assert_eq!(seqs(&records), [5, 6, 7, 8]);
+    assert_payloads(&records, |_| 50);
+}
+
+#[test]
+fn crash_between_renaming_the_spare_and_writing_its_header_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (q, options) = queue_with_reused_newest_segment(dir);
+    append_n(&q, 9..12, 50);
+    let records = read_all(&q);
+    q.commit(records[3].0).unwrap(); // up to 8: segment 4 becomes the spare
+    assert_eq!(other_files(dir), [SPARE]);
+    drop(q);
+    // The next roll would make the spare segment 12; the crash leaves it renamed with the
+    // header (and records) of segment 4.
+    let spare_len = fs::metadata(dir.join(SPARE)).unwrap().len();
+    fs::rename(dir.join(SPARE), seg_path(dir, 12)).unwrap();
+
+    let (q, report) = Queue::open(dir, options).unwrap();
+    assert_eq!(report.corrupt_segments, 0, "{report:?}");
+    assert_eq!(report.corrupt_records, 0, "{report:?}");
+    assert_eq!(report.stale_bytes, spare_len, "{report:?}");
+    assert_eq!(report.pending_records, 3);
+    assert!(!seg_path(dir, 12).exists());
+    // the file is the spare again
+    assert_eq!(other_files(dir), [SPARE]);
+    let records = read_all(&q);
+    assert_eq!(seqs(&records), [9, 10, 11]);
+    assert_payloads(&records, |_| 50);
+    assert_eq!(q.append(&payload(12, 50)).unwrap(), 12);
+    assert!(other_files(dir).is_empty());
+    drop(q);
+    let (q, report) = Queue::open(dir, options).unwrap();
+    assert_eq!(report.corrupt_records, 0, "{report:?}");
+    assert_eq!(seqs(&read_all(&q)), [9, 10, 11, 12]);
+}
+
+#[test]
+fn spare_is_dropped_when_the_cursor_is_lost() {
+    // Without a cursor sequences may start over, and a reused file's old frames could carry
+    // the salt of a new segment: such a spare is deleted, not reused.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (q, options) = queue_with_reused_newest_segment(dir);
+    read_all(&q);
+    q.commit(8).unwrap();
+    drop(q);
+    assert_eq!(other_files(dir), [SPARE]);
+    fs::remove_file(dir.join("cursor")).unwrap();
+    let (_q, report) = Queue::open(dir, options).unwrap();
+    assert_eq!(report.cursor, CursorRecovery::Missing);
+    assert!(other_files(dir).is_empty());
+
+    // nor does a reused file found unfinished become the spare then
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (q, options) = queue_with_reused_newest_segment(dir);
+    read_all(&q);
+    q.commit(8).unwrap();
+    drop(q);
+    fs::rename(dir.join(SPARE), seg_path(dir, 12)).unwrap();
+    fs::remove_file(dir.join("cursor")).unwrap();
+    let (q, report) = Queue::open(dir, options).unwrap();
+    assert_eq!(report.corrupt_segments, 0, "{report:?}");
+    assert!(report.stale_bytes > 0, "{report:?}");
+    assert!(!seg_path(dir, 12).exists());
+    assert!(other_files(dir).is_empty());
+    // without a cursor everything left is delivered again
+    assert_eq!(seqs(&read_all(&q)), [8]);
+}
+
+/// A version 1 segment (as older builds wrote it: unsalted CRCs).
+fn v1_segment(first: Seq, records: std::ops::Range<Seq>, len: usize) -> Vec<u8> {
+    let mut out = b"SOLDERQS".to_vec();
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&first.to_le_bytes());
+    for seq in records {
+        let body = payload(seq, len);
+        let len_bytes = (body.len() as u32).to_le_bytes();
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&len_bytes);
+        crc.update(&body);
+        out.extend_from_slice(&len_bytes);
+        out.extend_from_slice(&crc.finalize().to_le_bytes());
+        out.extend_from_slice(&body);
+    }
+    out
+}
+
+#[test]
+fn version_1_segments_are_read_appended_to_and_reused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let options = small_segments(50, 3);
+    fs::write(seg_path(dir, 0), v1_segment(0, 0..3, 50)).unwrap();
+    fs::write(seg_path(dir, 3), v1_segment(3, 3..5, 50)).unwrap();
+    {
+        let (q, report) = Queue::open(dir, options).unwrap();
+        assert_eq!(report.corrupt_records, 0, "{report:?}");
+        assert_eq!(report.torn_tail_bytes + report.stale_bytes, 0, "{report:?}");
+        assert_eq!(report.pending_records, 5);
+        let records = read_all(&q);
+        assert_eq!(seqs(&records), [0, 1, 2, 3, 4]);
+        assert_payloads(&records, |_| 50);
+        // record 5 goes into the version 1 segment, framed as version 1
+        append_n(&q, 5..6, 50);
+        assert_eq!(fs::read(seg_path(dir, 3)).unwrap(), v1_segment(3, 3..6, 50));
+        q.rewind();
+    }
+    {
+        let (q, report) = Queue::open(dir, options).unwrap();
+        assert_eq!(report.corrupt_records, 0, "{report:?}");
+        let records = read_all(&q);
+        assert_eq!(seqs(&records), [0, 1, 2, 3, 4, 5]);
+        assert_payloads(&records, |_| 50);
+        // acknowledging segment 0 makes it the spare; the next segment reuses it
+        q.commit(3).unwrap();
+        assert_eq!(other_files(dir), [SPARE]);
+        append_n(&q, 6..7, 50);
+        assert!(other_files(dir).is_empty());
+        let reused = fs::read(seg_path(dir, 6)).unwrap();
+        assert_eq!(
+            &reused[8..12],
+            &2u32.to_le_bytes(),
+            "new segments are version 2"
+        );
+    }
+    let (q, report) = Queue::open(dir, options).unwrap();
+    assert_eq!(report.corrupt_records, 0, "{report:?}");
+    let records = read_all(&q);
+    assert_eq!(seqs(&records), [4, 5, 6]);
+    assert_payloads(&records, |_| 50);
+}
+
+#[test]
+fn single_batched_and_split_appends_interleave_in_reused_segments() {
+    // Single appends and parts are written at the file position, batches at explicit offsets:
+    // mixing them over reused files must still leave one clean run of frames.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let len = |seq: Seq| (seq * 53 % 300) as usize;
+    let options = opts(1 << 30, 2048);
+    let mut next = 0u64;
+    {
+        let (q, _) = Queue::open(dir, options).unwrap();
+        for round in 0..50u64 {
+            match round % 3 {
+                0 => {
+                    let batch: Vec<Vec<u8>> =
+                        (next..next + 4).map(|s| payload(s, len(s))).collect();
+                    assert_eq!(q.append_batch(&batch).unwrap(), next);
+                    next += 4;
+                }
+                1 => {
+                    let body = payload(next, len(next));
+                    let (a, b) = body.split_at(body.len() / 2);
+                    assert_eq!(q.append_parts(&[a, b]).unwrap(), next);
+                    next += 1;
+                }
+                _ => {
+                    for seq in next..next + 2 {
+                        assert_eq!(q.append(&payload(seq, len(seq))).unwrap(), seq);
+                    }
+                    next += 2;
+                    let records = read_all(&q);
+                    assert_payloads(&records, len);
+                    q.commit(records.last().unwrap().0).unwrap();
+                }
+            }
+        }
+    }
+    // Pending: what rounds 48 (a batch of 4) and 49 (one record in parts) appended.
+    let (q, report) = Queue::open(dir, options).unwrap();
+    assert_eq!(report.corrupt_records, 0, "{report:?}");
+    let records = read_all(&q);
+    assert_eq!(seqs(&records), (next - 5..next).collect::<Vec<_>>());
+    assert_payloads(&records, len);
+}
+
+#[test]
+fn records_missing_from_a_finished_reused_segment_are_corruption() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let frame = 50 + FRAME_OVERHEAD;
+    let (q, options) = queue_with_reused_newest_segment(dir);
+    append_n(&q, 9..13, 50);
+    drop(q);
+    // segment 8 (reused) is finished with records 8..12; cut it inside record 10
+    truncate_by(&seg_path(dir, 8), frame + 10);
+    let (q, report) = Queue::open(dir, options).unwrap();
+    assert_eq!(report.corrupt_records, 2, "{report:?}");
+    assert_eq!(report.stale_bytes, 0, "{report:?}");
+    assert_eq!(seqs(&read_all(&q)), [5, 6, 7, 8, 9, 12]);
+}

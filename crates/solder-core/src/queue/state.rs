@@ -13,7 +13,8 @@ use bytes::Bytes;
 use super::cursor::CursorWriter;
 use super::format::{
     decode_frame_header, encode_frame, encode_frame_header, encode_segment_header, frame_crc,
-    frame_crc_parts, segment_file_name, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN,
+    frame_crc_parts, segment_file_name, FrameSalt, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN,
+    SEGMENT_VERSION, SPARE_FILE,
 };
 use super::tail::{MemoryTail, TailEntry};
 use super::{io_err, DropReport, FsyncPolicy, QueueError, QueueOptions, QueueStats, Seq};
@@ -35,8 +36,24 @@ pub(super) struct Segment {
     pub first_seq: Seq,
     /// Valid records in the file, starting at `first_seq`.
     pub records: u64,
-    /// Header plus valid records, in bytes. Bytes after it (discarded corruption) are ignored.
+    /// Header plus valid records, in bytes. Bytes after it (discarded corruption, or what a
+    /// reused file held before) are ignored.
     pub len: u64,
+    /// What the CRCs of this segment's frames are salted with (from its header version).
+    pub salt: FrameSalt,
+}
+
+impl Segment {
+    /// A segment just created (or reused) by this code: no records, current format.
+    pub fn new_empty(first_seq: Seq) -> Segment {
+        Segment {
+            id: new_segment_id(),
+            first_seq,
+            records: 0,
+            len: SEGMENT_HEADER_LEN,
+            salt: FrameSalt::for_segment(SEGMENT_VERSION, first_seq),
+        }
+    }
 }
 
 /// A position between records: byte `offset` inside the segment starting at `seg_first`, where
@@ -77,6 +94,7 @@ struct AppendAt {
     idx: usize,
     seg_first: Seq,
     start_len: u64,
+    salt: FrameSalt,
 }
 
 pub(super) struct State {
@@ -84,8 +102,14 @@ pub(super) struct State {
     pub opts: QueueOptions,
     /// Oldest first; never empty; the last one is the append target.
     pub segments: VecDeque<Segment>,
-    /// Append handle of the last segment. Shared so the interval fsync can run unlocked.
+    /// Write handle of the last segment (not in append mode: every write names its offset,
+    /// since a reused file is longer than its data). Shared so the interval fsync can run
+    /// unlocked.
     pub active: Arc<File>,
+    /// The file position of `active` when known. Vectored writes (which have no positioned
+    /// form on stable) go to the position, so they seek first only when it is elsewhere:
+    /// a run of single appends costs no extra system call.
+    active_pos: Option<u64>,
     /// Set when the last segment must not receive more data (failed write that could not be
     /// rolled back, or corruption found in it): the next append starts a new segment.
     pub active_sealed: bool,
@@ -104,6 +128,8 @@ pub(super) struct State {
     pub tail: MemoryTail,
     /// Data written since the last fsync (only tracked for `FsyncPolicy::Interval`).
     pub dirty: bool,
+    /// Whether the spare file (`SPARE_FILE`, an acknowledged segment kept for reuse) exists.
+    pub spare: bool,
 }
 
 impl State {
@@ -118,12 +144,14 @@ impl State {
         ack: Pos,
         pending_bytes: u64,
         pending_records: u64,
+        spare: bool,
     ) -> State {
         State {
             dir,
             opts,
             segments,
             active: Arc::new(active),
+            active_pos: None,
             active_sealed: false,
             next_seq,
             ack,
@@ -135,6 +163,7 @@ impl State {
             frame_buf: Vec::new(),
             tail: MemoryTail::new(0),
             dirty: false,
+            spare,
         }
     }
 
@@ -225,11 +254,11 @@ impl State {
                 {
                     break;
                 }
-                encode_frame(&mut self.frame_buf, payload);
+                encode_frame(&mut self.frame_buf, at.salt, payload);
                 group_len += frame_len;
                 group_records += 1;
             }
-            let written = (&*self.active).write_all(&self.frame_buf);
+            let written = write_all_at(&self.active, &self.frame_buf, at.start_len);
             if self.frame_buf.capacity() > FRAME_BUF_KEEP {
                 self.frame_buf = Vec::new();
             }
@@ -264,11 +293,16 @@ impl State {
         let payload_len: usize = parts.iter().map(|p| p.len()).sum();
         let frame_len = FRAME_HEADER_LEN + payload_len as u64;
         let at = self.append_target(frame_len)?;
-        let header = encode_frame_header(payload_len as u32, frame_crc_parts(parts));
+        let header = encode_frame_header(payload_len as u32, frame_crc_parts(at.salt, parts));
         let mut slices = Vec::with_capacity(parts.len() + 1);
         slices.push(io::IoSlice::new(&header));
         slices.extend(parts.iter().map(|p| io::IoSlice::new(p)));
-        let written = write_all_vectored(&self.active, &mut slices);
+        let positioned = match self.active_pos {
+            Some(pos) if pos == at.start_len => Ok(pos),
+            _ => (&*self.active).seek(SeekFrom::Start(at.start_len)),
+        };
+        let written = positioned.and_then(|_| write_all_vectored(&self.active, &mut slices));
+        self.active_pos = written.is_ok().then_some(at.start_len + frame_len);
         let seq = self.next_seq;
         let copies = std::iter::once((payload_len, cached));
         self.finish_append(&at, written, at.start_len + frame_len, 1, copies)?;
@@ -286,10 +320,12 @@ impl State {
             self.roll()?;
         }
         let idx = self.last_index();
+        let seg = &self.segments[idx];
         Ok(AppendAt {
             idx,
-            seg_first: self.segments[idx].first_seq,
-            start_len: self.segments[idx].len,
+            seg_first: seg.first_seq,
+            start_len: seg.len,
+            salt: seg.salt,
         })
     }
 
@@ -307,8 +343,9 @@ impl State {
         copies: impl IntoIterator<Item = (usize, Option<Bytes>)>,
     ) -> Result<(), QueueError> {
         if let Err(source) = written {
-            // Undo a partial write so the segment stays a clean sequence of frames; if even
-            // that fails, never append to this file again.
+            // Undo a partial write so the segment stays a clean sequence of frames (a partial
+            // write may hold whole frames that would pass their checks at open); if even that
+            // fails, never append to this file again.
             if self.active.set_len(at.start_len).is_err() {
                 self.active_sealed = true;
             }
@@ -383,19 +420,39 @@ impl State {
         }
         // On failure the (sealed) entry stays, so the list is never empty and the next append
         // tries again.
-        let file = create_segment(&self.dir, first_seq, self.opts.fsync)?;
+        let file = match self.take_spare(first_seq)? {
+            Some(file) => file,
+            None => create_segment(&self.dir, first_seq, self.opts.fsync)?,
+        };
         if replaces_last {
             self.segments.pop_back();
         }
-        self.segments.push_back(Segment {
-            id: new_segment_id(),
-            first_seq,
-            records: 0,
-            len: SEGMENT_HEADER_LEN,
-        });
+        self.segments.push_back(Segment::new_empty(first_seq));
         self.active = Arc::new(file);
+        self.active_pos = None;
         self.active_sealed = false;
         Ok(())
+    }
+
+    /// The spare file made segment `first_seq`, if there is a spare and reusing it works
+    /// (otherwise the caller creates a new file). Why reuse: writing into the cached pages of
+    /// an existing file costs the kernel less than half of what a new file's pages cost
+    /// (allocation on write, freeing on unlink).
+    fn take_spare(&mut self, first_seq: Seq) -> Result<Option<File>, QueueError> {
+        if !std::mem::take(&mut self.spare) {
+            return Ok(None);
+        }
+        let spare = self.dir.join(SPARE_FILE);
+        match reuse_spare(&self.dir, &spare, first_seq, self.opts.fsync) {
+            Ok(file) => Ok(Some(file)),
+            Err(SpareError::Unusable(err)) => {
+                tracing::debug!(spare = %spare.display(), %err, "durable queue: spare segment file not reusable, creating a new one");
+                // Best effort: a spare left behind is found (and reused or deleted) at open.
+                let _ = remove_file_if_exists(&spare);
+                Ok(None)
+            }
+            Err(SpareError::Failed(err)) => Err(err),
+        }
     }
 
     // ---- read ---------------------------------------------------------------------------
@@ -537,7 +594,7 @@ impl State {
             let start = off + FRAME_HEADER_LEN as usize;
             let end = off + frame_len as usize;
             let payload = chunk.slice(start..end);
-            if frame_crc(&payload) != stored_crc {
+            if frame_crc(self.segments[idx].salt, &payload) != stored_crc {
                 self.discard_tail(idx, self.read, stats);
                 break;
             }
@@ -720,7 +777,13 @@ impl State {
         while self.segments.len() > 1 && self.segments[0].first_seq < self.ack.seg_first {
             let first_seq = self.segments[0].first_seq;
             let path = self.segment_path(first_seq);
-            if let Err(err) = remove_file_if_exists(&path) {
+            let retired = retire_segment(
+                &self.dir,
+                &path,
+                Some(&mut self.spare),
+                self.opts.segment_bytes,
+            );
+            if let Err(err) = retired {
                 // Harmless for correctness (the cursor is past it and reopening deletes it),
                 // but the disk space stays in use.
                 tracing::warn!(segment = %path.display(), %err, "durable queue: cannot delete acknowledged segment");
@@ -868,6 +931,90 @@ pub(super) fn remove_file_if_exists(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Why a spare file could not become a segment.
+enum SpareError {
+    /// Nothing changed under a segment name: create a new file instead.
+    Unusable(io::Error),
+    /// The spare became the segment but syncing the directory failed (reported like the same
+    /// failure of `create_segment`; the file was removed again so a retry can create it).
+    Failed(QueueError),
+}
+
+/// Makes the spare file `spare` segment `first_seq`, ready for appending: the new header
+/// (flagged as reused) goes in first, then the file gets the segment's name, so a crash leaves
+/// either a spare or a segment with a valid header, never a segment named after a header
+/// that is not its own (recovery copes with that too, for a machine crash without fsync).
+/// Not truncated: the old content stays behind the valid data (rejected by its salt) and
+/// is overwritten as records arrive.
+fn reuse_spare(
+    dir: &Path,
+    spare: &Path,
+    first_seq: Seq,
+    fsync: FsyncPolicy,
+) -> Result<File, SpareError> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(spare)
+        .map_err(SpareError::Unusable)?;
+    write_all_at(&file, &encode_segment_header(first_seq, true), 0)
+        .map_err(SpareError::Unusable)?;
+    if fsync != FsyncPolicy::Never {
+        // The header must be on disk before the name is.
+        file.sync_data().map_err(SpareError::Unusable)?;
+    }
+    let path = dir.join(segment_file_name(first_seq));
+    fs::rename(spare, &path).map_err(SpareError::Unusable)?;
+    if fsync != FsyncPolicy::Never {
+        if let Err(err) = sync_dir(dir) {
+            let _ = remove_file_if_exists(&path);
+            return Err(SpareError::Failed(err));
+        }
+    }
+    Ok(file)
+}
+
+/// Gets rid of an acknowledged segment file: it becomes the spare if a spare may be kept
+/// (`spare` is given), there is none yet, and the file is no larger than a segment (so a file
+/// grown by one oversized record is not kept); otherwise it is deleted. Fails only when the
+/// deletion does.
+pub(super) fn retire_segment(
+    dir: &Path,
+    path: &Path,
+    spare: Option<&mut bool>,
+    segment_bytes: u64,
+) -> io::Result<()> {
+    if let Some(spare) = spare.filter(|s| !**s) {
+        if fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() <= segment_bytes) {
+            // The spare name is free (no spare), so this is no replacing rename (which ext4
+            // follows with a forced writeback).
+            match fs::rename(path, dir.join(SPARE_FILE)) {
+                Ok(()) => {
+                    *spare = true;
+                    return Ok(());
+                }
+                Err(err) => {
+                    tracing::debug!(segment = %path.display(), %err, "durable queue: cannot keep acknowledged segment as spare, deleting it");
+                }
+            }
+        }
+    }
+    remove_file_if_exists(path)
+}
+
+/// Writes all of `buf` at `offset` of `file` (the file position is not used).
+pub(super) fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
+    }
+    #[cfg(not(unix))]
+    {
+        let mut file = file;
+        file.seek(SeekFrom::Start(offset))?;
+        file.write_all(buf)
+    }
+}
+
 /// Creates segment `first_seq` with its header, ready for appending.
 pub(super) fn create_segment(
     dir: &Path,
@@ -876,11 +1023,11 @@ pub(super) fn create_segment(
 ) -> Result<File, QueueError> {
     let path = dir.join(segment_file_name(first_seq));
     let mut file = OpenOptions::new()
-        .append(true)
+        .write(true)
         .create_new(true)
         .open(&path)
         .map_err(io_err("create segment", &path))?;
-    file.write_all(&encode_segment_header(first_seq))
+    file.write_all(&encode_segment_header(first_seq, false))
         .map_err(io_err("write segment header", &path))?;
     if fsync != FsyncPolicy::Never {
         file.sync_all().map_err(io_err("fsync segment", &path))?;
