@@ -1166,14 +1166,19 @@ fn torn_write_over_old_frames_of_a_reused_segment_is_not_corruption() {
     assert_eq!(report.corrupt_bytes, 0, "{report:?}");
     assert_eq!(report.stale_bytes, 3 * frame, "{report:?}");
     assert_eq!(report.pending_records, 4);
-    let records = read_all(&q);
-    assert_eq!(seqs(&records), [5, 6, 7, 8]);
-    assert_payloads(&records, |_| 50);
+    assert_holds_records_5_to_8(&q);
     assert_eq!(q.append(&payload(9, 50)).unwrap(), 9);
     drop(q);
     let (q, report) = Queue::open(dir, options).unwrap();
     assert_eq!(report.stale_bytes + report.torn_tail_bytes, 0, "{report:?}");
     assert_eq!(seqs(&read_all(&q)), [5, 6, 7, 8, 9]);
+}
+
+/// What `queue_with_reused_newest_segment` leaves pending: records 5 to 8, 50 bytes each.
+fn assert_holds_records_5_to_8(q: &Queue) {
+    let records = read_all(q);
+    assert_eq!(seqs(&records), [5, 6, 7, 8]);
+    assert_payloads(&records, |_| 50);
 }
 
 #[test]
@@ -1187,9 +1192,7 @@ fn old_frames_of_a_reused_segment_after_a_clean_close_are_not_corruption() {
     assert_eq!(report.corrupt_records, 0, "{report:?}");
     assert_eq!(report.torn_tail_bytes, 0, "{report:?}");
     assert_eq!(report.stale_bytes, 3 * frame, "{report:?}");
-    let records = read_all(&q);
-    assert_eq!(seqs(&records), [5, 6, 7, 8]);
-    assert_payloads(&records, |_| 50);
+    assert_holds_records_5_to_8(&q);
 }
 
 #[test]
@@ -1206,9 +1209,7 @@ fn damaged_record_followed_by_records_in_a_reused_segment_is_corruption() {
     assert_eq!(report.corrupt_records, 1, "{report:?}");
     assert_eq!(report.corrupt_bytes, 3 * frame, "{report:?}");
     assert_eq!(report.stale_bytes, 0, "{report:?}");
-    let records = read_all(&q);
-    assert_eq!(seqs(&records), [5, 6, 7, 8]);
-    assert_payloads(&records, |_| 50);
+    assert_holds_records_5_to_8(&q);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::format::{
@@ -93,7 +94,7 @@ pub(super) fn scan_segment(
         let own_salt = FrameSalt::for_segment(SEGMENT_VERSION, first_seq);
         scan.unfinished_reuse = decode_segment_header(&header)
             .is_some_and(|h| h.first_seq < first_seq)
-            && !frame_is_valid_at(reader.get_mut(), SEGMENT_HEADER_LEN, own_salt, file_len)?;
+            && !frame_is_valid_at(reader.get_ref(), SEGMENT_HEADER_LEN, own_salt, file_len)?;
         return Ok(scan);
     };
     scan.header_ok = true;
@@ -155,7 +156,7 @@ pub(super) fn scan_segment(
                 // Stale frames and torn writes look alike; only a valid record of this
                 // segment right after the failed one proves that data was lost.
                 let next = offset + frame_len;
-                if frame_is_valid_at(reader.get_mut(), next, salt, file_len)? {
+                if frame_is_valid_at(reader.get_ref(), next, salt, file_len)? {
                     Tail::Corrupt
                 } else {
                     Tail::Stale
@@ -182,36 +183,19 @@ pub(super) fn scan_segment(
 
 /// Whether a whole frame passing `salt`'s check starts at `offset` of `file` (`file_len`
 /// bytes). Positioned reads: the caller's buffered reader is not disturbed.
-fn frame_is_valid_at(
-    file: &mut File,
-    offset: u64,
-    salt: FrameSalt,
-    file_len: u64,
-) -> io::Result<bool> {
+fn frame_is_valid_at(file: &File, offset: u64, salt: FrameSalt, file_len: u64) -> io::Result<bool> {
     if file_len.saturating_sub(offset) < FRAME_HEADER_LEN {
         return Ok(false);
     }
     let mut header = [0u8; FRAME_HEADER_LEN as usize];
-    read_exact_at(file, &mut header, offset)?;
+    file.read_exact_at(&mut header, offset)?;
     let (len, stored_crc) = decode_frame_header(header);
     if FRAME_HEADER_LEN + u64::from(len) > file_len - offset {
         return Ok(false);
     }
     let mut payload = vec![0u8; len as usize];
-    read_exact_at(file, &mut payload, offset + FRAME_HEADER_LEN)?;
+    file.read_exact_at(&mut payload, offset + FRAME_HEADER_LEN)?;
     Ok(frame_crc(salt, &payload) == stored_crc)
-}
-
-fn read_exact_at(file: &mut File, buf: &mut [u8], offset: u64) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        std::os::unix::fs::FileExt::read_exact_at(&*file, buf, offset)
-    }
-    #[cfg(not(unix))]
-    {
-        file.seek(SeekFrom::Start(offset))?;
-        file.read_exact(buf)
-    }
 }
 
 /// Whether every byte of `path` from `offset` to the end is zero.

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -258,7 +259,7 @@ impl State {
                 group_len += frame_len;
                 group_records += 1;
             }
-            let written = write_all_at(&self.active, &self.frame_buf, at.start_len);
+            let written = self.active.write_all_at(&self.frame_buf, at.start_len);
             if self.frame_buf.capacity() > FRAME_BUF_KEEP {
                 self.frame_buf = Vec::new();
             }
@@ -956,7 +957,7 @@ fn reuse_spare(
         .write(true)
         .open(spare)
         .map_err(SpareError::Unusable)?;
-    write_all_at(&file, &encode_segment_header(first_seq, true), 0)
+    file.write_all_at(&encode_segment_header(first_seq, true), 0)
         .map_err(SpareError::Unusable)?;
     if fsync != FsyncPolicy::Never {
         // The header must be on disk before the name is.
@@ -999,20 +1000,6 @@ pub(super) fn retire_segment(
         }
     }
     remove_file_if_exists(path)
-}
-
-/// Writes all of `buf` at `offset` of `file` (the file position is not used).
-pub(super) fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
-    }
-    #[cfg(not(unix))]
-    {
-        let mut file = file;
-        file.seek(SeekFrom::Start(offset))?;
-        file.write_all(buf)
-    }
 }
 
 /// Creates segment `first_seq` with its header, ready for appending.
