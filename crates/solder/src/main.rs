@@ -5,7 +5,6 @@ mod cli;
 mod duration;
 mod fmt;
 mod logging;
-mod malloc_tuning;
 mod registry;
 mod run;
 mod self_metrics;

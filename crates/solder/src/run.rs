@@ -63,7 +63,6 @@ fn settings(args: &RunArgs) -> Result<Settings, String> {
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
-    crate::malloc_tuning::tune();
     let settings = match settings(&args) {
         Ok(s) => s,
         Err(message) => {

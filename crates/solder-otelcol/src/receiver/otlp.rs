@@ -16,6 +16,7 @@ mod grpc;
 mod http;
 mod ingest;
 mod metrics;
+mod read_buffer;
 mod server;
 
 pub use config::{

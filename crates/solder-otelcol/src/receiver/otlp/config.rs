@@ -60,11 +60,12 @@ pub struct GrpcServerArgs {
     pub max_recv_msg_size: ByteSize,
     #[serde(default)]
     pub max_concurrent_streams: u32,
-    /// Accepted for compatibility: grpc-go's socket read buffer; hyper sizes its own buffers, and
-    /// the setting has no observable effect on what is accepted.
+    /// The most one read from a connection takes, as grpc-go's read buffer (0: no buffer);
+    /// see `read_buffer.rs`.
     #[serde(default = "default_read_buffer_size")]
     pub read_buffer_size: ByteSize,
-    /// As `read_buffer_size`.
+    /// Accepted for compatibility: grpc-go batches writes up to this size before writing to
+    /// the socket; h2 already gathers each flush's frames into one vectored write.
     #[serde(default)]
     pub write_buffer_size: ByteSize,
     #[serde(default = "default_keepalive")]

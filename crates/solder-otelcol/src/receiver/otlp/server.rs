@@ -5,7 +5,9 @@ use super::config::{Args, GrpcServerArgs, HttpServerArgs};
 use super::grpc::{ExportServer, GrpcShared, LogsKind, MetricsKind, TraceKind};
 use super::http::{router, HttpShared};
 use super::ingest::Ingest;
+use super::read_buffer::BufferedConn;
 use super::BoundAddrs;
+use futures::TryStreamExt;
 use solder_core::ComponentError;
 use std::io;
 use std::net::SocketAddr;
@@ -178,7 +180,7 @@ impl AsyncWrite for Conn {
     }
 }
 
-impl tonic::transport::server::Connected for Conn {
+impl tonic::transport::server::Connected for BufferedConn<Conn> {
     type ConnectInfo = ();
     fn connect_info(&self) {}
 }
@@ -352,7 +354,13 @@ async fn serve_grpc(
         .add_service(ExportServer::<TraceKind>::new(Arc::clone(&shared)))
         .add_service(ExportServer::<MetricsKind>::new(Arc::clone(&shared)))
         .add_service(ExportServer::<LogsKind>::new(shared));
-    let incoming = async_stream_of(&mut conns);
+    // One read never takes more than the socket holds (a few MiB at most), so a larger buffer
+    // would only reserve address space.
+    const MAX_READ_BUFFER: u64 = 16 << 20;
+    let read_buffer =
+        usize::try_from(args.read_buffer_size.0.min(MAX_READ_BUFFER)).unwrap_or(usize::MAX);
+    let incoming =
+        async_stream_of(&mut conns).map_ok(move |conn| BufferedConn::new(conn, read_buffer));
     router
         .serve_with_incoming_shutdown(incoming, token.cancelled_owned())
         .await
