@@ -16,7 +16,6 @@ mod grpc;
 mod http;
 mod ingest;
 mod metrics;
-mod read_buffer;
 mod server;
 
 pub use config::{

@@ -61,7 +61,7 @@ pub struct GrpcServerArgs {
     #[serde(default)]
     pub max_concurrent_streams: u32,
     /// The most one read from a connection takes, as grpc-go's read buffer (0: no buffer);
-    /// see `read_buffer.rs`.
+    /// see `server::read_buffer_capacity`.
     #[serde(default = "default_read_buffer_size")]
     pub read_buffer_size: ByteSize,
     /// Accepted for compatibility: grpc-go batches writes up to this size before writing to

@@ -5,9 +5,7 @@ use super::config::{Args, GrpcServerArgs, HttpServerArgs};
 use super::grpc::{ExportServer, GrpcShared, LogsKind, MetricsKind, TraceKind};
 use super::http::{router, HttpShared};
 use super::ingest::Ingest;
-use super::read_buffer::BufferedConn;
 use super::BoundAddrs;
-use futures::TryStreamExt;
 use solder_core::ComponentError;
 use std::io;
 use std::net::SocketAddr;
@@ -15,7 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, BufReader, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -116,10 +114,28 @@ async fn bind(what: &str, endpoint: &str) -> Result<(TcpListener, SocketAddr), C
     Ok((listener, addr))
 }
 
-/// An accepted connection, plain or TLS.
+/// An accepted connection, plain or TLS, read through a buffer (see `read_buffer_capacity`).
 pub enum Conn {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    Plain(BufReader<TcpStream>),
+    Tls(Box<BufReader<tokio_rustls::server::TlsStream<TcpStream>>>),
+}
+
+/// The read buffer of the gRPC server's connections: grpc-go puts a reader of
+/// `read_buffer_size` (Alloy's default 512 KiB; 0 turns it off) between the socket and its
+/// HTTP/2 framer, and so does Solder. h2 asks its connection for 8 KiB at a time, so without it
+/// a 387 KB request took ~48 `recvfrom` calls; with it one call takes whatever the socket holds
+/// and h2's small reads are served from memory. One read never takes more than the socket holds
+/// (a few MiB at most), so a larger setting would only reserve address space.
+fn read_buffer_capacity(args: &GrpcServerArgs) -> usize {
+    const MAX: u64 = 16 << 20;
+    usize::try_from(args.read_buffer_size.0.min(MAX)).unwrap_or(usize::MAX)
+}
+
+/// Wraps a stream in a read buffer of `capacity` bytes. A buffer never sees a read it could
+/// serve when it is no larger than that read (`BufReader` then reads straight through), so one
+/// byte, the least `BufReader` takes, means "no buffer".
+fn buffered<S: AsyncRead>(stream: S, capacity: usize) -> BufReader<S> {
+    BufReader::with_capacity(capacity.max(1), stream)
 }
 
 impl AsyncRead for Conn {
@@ -180,7 +196,7 @@ impl AsyncWrite for Conn {
     }
 }
 
-impl tonic::transport::server::Connected for BufferedConn<Conn> {
+impl tonic::transport::server::Connected for Conn {
     type ConnectInfo = ();
     fn connect_info(&self) {}
 }
@@ -199,10 +215,11 @@ fn tls_acceptor(
 }
 
 /// Accept connections until `token` is cancelled, handing them (after the TLS handshake, done
-/// off the accept loop) to the returned channel.
+/// off the accept loop, and with a read buffer of `read_buffer` bytes) to the returned channel.
 fn accept_loop(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    read_buffer: usize,
     token: CancellationToken,
 ) -> mpsc::Receiver<Conn> {
     let (tx, rx) = mpsc::channel::<Conn>(64);
@@ -224,7 +241,11 @@ fn accept_loop(
             let _ = stream.set_nodelay(true);
             match &tls {
                 None => {
-                    if tx.send(Conn::Plain(stream)).await.is_err() {
+                    if tx
+                        .send(Conn::Plain(buffered(stream, read_buffer)))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -235,7 +256,8 @@ fn accept_loop(
                         let hs =
                             tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
                         if let Ok(Ok(s)) = hs.await {
-                            let _ = tx.send(Conn::Tls(Box::new(s))).await;
+                            let conn = Conn::Tls(Box::new(buffered(s, read_buffer)));
+                            let _ = tx.send(conn).await;
                         }
                     });
                 }
@@ -270,7 +292,7 @@ impl ServerSet {
                 .transpose()?;
             let (listener, addr) = bind("grpc", &g.endpoint).await?;
             set.addrs.grpc = Some(addr);
-            let conns = accept_loop(listener, tls, token.clone());
+            let conns = accept_loop(listener, tls, read_buffer_capacity(g), token.clone());
             set.tasks.spawn(serve_grpc(
                 g.clone(),
                 Arc::clone(ingest),
@@ -286,7 +308,8 @@ impl ServerSet {
                 .transpose()?;
             let (listener, addr) = bind("http", &h.endpoint).await?;
             set.addrs.http = Some(addr);
-            let conns = accept_loop(listener, tls, token.clone());
+            // hyper's HTTP/1.1 reads into its own growing buffer: no read buffer under it.
+            let conns = accept_loop(listener, tls, 0, token.clone());
             set.tasks.spawn(serve_http(
                 h.clone(),
                 Arc::clone(ingest),
@@ -354,13 +377,7 @@ async fn serve_grpc(
         .add_service(ExportServer::<TraceKind>::new(Arc::clone(&shared)))
         .add_service(ExportServer::<MetricsKind>::new(Arc::clone(&shared)))
         .add_service(ExportServer::<LogsKind>::new(shared));
-    // One read never takes more than the socket holds (a few MiB at most), so a larger buffer
-    // would only reserve address space.
-    const MAX_READ_BUFFER: u64 = 16 << 20;
-    let read_buffer =
-        usize::try_from(args.read_buffer_size.0.min(MAX_READ_BUFFER)).unwrap_or(usize::MAX);
-    let incoming =
-        async_stream_of(&mut conns).map_ok(move |conn| BufferedConn::new(conn, read_buffer));
+    let incoming = async_stream_of(&mut conns);
     router
         .serve_with_incoming_shutdown(incoming, token.cancelled_owned())
         .await
@@ -426,4 +443,41 @@ async fn serve_http(
     }
     while connections.join_next().await.is_some() {}
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// What the accept loop hands over reads through a buffer of the given size: after one
+    /// small read the rest of what had arrived is already buffered (and none is with 0), and
+    /// every byte comes out in order either way.
+    #[tokio::test]
+    async fn accepted_connections_read_through_the_configured_buffer() {
+        let data: Vec<u8> = (0..100_000).map(|i| (i * 7 % 251) as u8).collect();
+        for (capacity, expect_buffered) in [(64 << 10, true), (0, false)] {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let token = CancellationToken::new();
+            let mut conns = accept_loop(listener, None, capacity, token.clone());
+            let mut client = TcpStream::connect(addr).await.unwrap();
+            client.write_all(&data).await.unwrap();
+            client.shutdown().await.unwrap();
+            let mut conn = conns.recv().await.unwrap();
+            // Let the whole payload reach the socket before the first read.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut got = vec![0u8; 8 << 10];
+            let n = conn.read(&mut got).await.unwrap();
+            got.truncate(n);
+            let Conn::Plain(reader) = &conn else {
+                panic!("plain connection expected")
+            };
+            assert_eq!(!reader.buffer().is_empty(), expect_buffered, "{capacity}");
+            conn.read_to_end(&mut got).await.unwrap();
+            assert_eq!(got, data, "{capacity}");
+            token.cancel();
+        }
+    }
 }
