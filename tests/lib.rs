@@ -122,8 +122,28 @@ impl Agent {
         Agent::spawn_with(bin, config, extra_args, |_| {})
     }
 
+    /// Like [`Agent::start`], with the agent allowed onto `cpus` only (`taskset -c` syntax).
+    pub fn start_pinned(bin: &Path, config: &str, cpus: &str) -> Agent {
+        let mut taskset = Command::new("taskset");
+        taskset.arg("-c").arg(cpus).arg(bin);
+        let agent = Agent::spawn_command(taskset, config, &[], |_| {});
+        agent.wait_ready();
+        agent
+    }
+
     fn spawn_with(
         bin: &Path,
+        config: &str,
+        extra_args: &[&str],
+        prepare: impl FnOnce(&Path),
+    ) -> Agent {
+        Agent::spawn_command(Command::new(bin), config, extra_args, prepare)
+    }
+
+    /// Starts `command` (the solder binary, or a launcher that execs it) with `run` and the
+    /// test's config, listen address and storage path appended.
+    fn spawn_command(
+        mut command: Command,
         config: &str,
         extra_args: &[&str],
         prepare: impl FnOnce(&Path),
@@ -133,7 +153,7 @@ impl Agent {
         let config_path = dir.path().join("config.alloy");
         std::fs::write(&config_path, expand(config, dir.path())).unwrap();
         let addr = format!("127.0.0.1:{}", free_port());
-        let mut child = Command::new(bin)
+        let mut child = command
             .arg("run")
             .arg(&config_path)
             .arg(format!("--server.http.listen-addr={addr}"))

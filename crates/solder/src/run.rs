@@ -77,10 +77,8 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Two workers: an agent on every node must stay small; components that need more
-    // parallelism for CPU-heavy work use spawn_blocking.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(worker_threads())
         .thread_name("solder-worker")
         .enable_all()
         .build()
@@ -97,10 +95,19 @@ pub fn run(args: RunArgs) -> ExitCode {
     code
 }
 
+/// At most two workers: an agent on every node must stay small; components that need more
+/// parallelism for CPU-heavy work use spawn_blocking. Never more workers than the CPUs this
+/// process may run on (its affinity mask and cgroup quota, as Go's GOMAXPROCS follows them): a
+/// second worker on a one-CPU budget only adds wake-ups and context switches between the two.
+fn worker_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(2))
+}
+
 async fn serve_until_signalled(args: RunArgs, settings: Settings, log: LogControl) -> ExitCode {
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         config = %args.path.display(),
+        workers = tokio::runtime::Handle::current().metrics().num_workers(),
         "starting solder"
     );
     let self_registry = prometheus::Registry::new();

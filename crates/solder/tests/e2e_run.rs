@@ -263,6 +263,27 @@ fn component_http_api_serves_self_exporter_metrics() {
     assert_eq!(agent.get("/no/such/path").0, 404);
 }
 
+/// How many async workers the agent says it started with.
+fn worker_threads(agent: &Agent) -> usize {
+    let logs = agent.logs();
+    let start = logs.lines().find(|l| l.contains("starting solder"));
+    let workers = start.and_then(|l| l.split(" workers=").nth(1)?.split(' ').next());
+    match workers.map(str::parse) {
+        Some(Ok(n)) => n,
+        _ => panic!("no worker count in the start line:\n{logs}"),
+    }
+}
+
+#[test]
+fn async_workers_never_outnumber_the_cpus_the_agent_may_use() {
+    let config = r#"prometheus.exporter.self "x" { }"#;
+    let pinned = Agent::start_pinned(bin(), config, "0");
+    assert_eq!(worker_threads(&pinned), 1);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let free = Agent::start(bin(), config);
+    assert_eq!(worker_threads(&free), cpus.min(2));
+}
+
 #[test]
 fn sigterm_and_sigint_exit_zero_promptly() {
     for sig in ["TERM", "INT"] {
