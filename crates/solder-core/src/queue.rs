@@ -49,7 +49,14 @@
 //! [`FsyncPolicy`] decides when it also reaches the disk: never, from a background thread every
 //! interval (the thread stops once the queue is dropped; dropping also syncs), or on every
 //! append and cursor update. Segment creation syncs the directory unless the policy is `Never`
-//! (reusing the spare also syncs its new header before renaming it).
+//! (under `Always`, reusing the spare also syncs its new header before renaming it).
+//!
+//! Only data that is not acknowledged yet is synced: a segment rolled, an interval ticking or
+//! a queue closed while every record was acknowledged syncs nothing. Acknowledged records are
+//! at the backend already; syncing them would only write them to the disk before their
+//! segment is overwritten or deleted. So a sender that keeps up costs the disk almost nothing
+//! (the kernel's own writeback of pages dirty for 30 s aside), where syncing everything wrote
+//! every byte: 5% of the agent's CPU at 80,000 spans/s (62 MB/s) through an OTLP exporter.
 //!
 //! # Bound and segments
 //!
@@ -832,6 +839,12 @@ impl Queue {
         state::sync_dir(&self.shared.dir)
     }
 
+    /// How many times segment data was forced to disk so far (every policy but `Never`
+    /// syncs only data that is not acknowledged yet).
+    pub fn data_syncs(&self) -> u64 {
+        self.lock().data_syncs
+    }
+
     pub fn stats(&self) -> &QueueStats {
         &self.shared.stats
     }
@@ -897,15 +910,22 @@ fn spawn_fsync_thread(
             };
             // Sync a clone of the handle outside the lock so appends are not held up by the
             // disk.
+            // Data written since the last tick whose records were all acknowledged is not
+            // worth a disk write (see `State::roll`).
             let target = {
                 let mut guard = state.lock().unwrap_or_else(PoisonError::into_inner);
                 let dirty = std::mem::take(&mut guard.dirty);
-                dirty.then(|| Arc::clone(&guard.active))
+                (dirty && guard.holds_unacknowledged()).then(|| Arc::clone(&guard.active))
             };
             if let Some(file) = target {
-                if let Err(err) = file.sync_data() {
-                    tracing::warn!(dir = %thread_dir.display(), %err, "durable queue: periodic fsync failed");
-                    state.lock().unwrap_or_else(PoisonError::into_inner).dirty = true;
+                let synced = file.sync_data();
+                let mut guard = state.lock().unwrap_or_else(PoisonError::into_inner);
+                match synced {
+                    Ok(()) => guard.data_syncs += 1,
+                    Err(err) => {
+                        tracing::warn!(dir = %thread_dir.display(), %err, "durable queue: periodic fsync failed");
+                        guard.dirty = true;
+                    }
                 }
             }
         })

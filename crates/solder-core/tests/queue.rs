@@ -898,6 +898,104 @@ fn fsync_policies_persist_data() {
     }
 }
 
+/// Appends record `i` and, when `ack` says so, reads and acknowledges it at once (the queue
+/// must be fully read before).
+fn append_one(q: &Queue, i: u64, ack: bool) {
+    append_n(q, i..i + 1, 10);
+    if ack {
+        let read = q.read_batch(1, 1 << 20).unwrap();
+        assert_eq!(read.iter().map(|r| r.0).collect::<Vec<_>>(), [i]);
+        q.commit(i).unwrap();
+    }
+}
+
+#[test]
+fn only_unacknowledged_data_is_synced_at_roll() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (q, _) = Queue::open(
+        tmp.path(),
+        QueueOptions {
+            // No tick during the test: only rolls sync here.
+            fsync: FsyncPolicy::Interval(Duration::from_secs(3600)),
+            ..small_segments(10, 2)
+        },
+    )
+    .unwrap();
+    for i in 0..7 {
+        append_one(&q, i, true);
+    }
+    assert_eq!(q.data_syncs(), 0, "rolls over acknowledged data");
+    // Two records per segment: 6 and 7 share one, and 8 rolls over it with 7 unacknowledged.
+    append_one(&q, 7, false);
+    assert_eq!(q.data_syncs(), 0);
+    append_one(&q, 8, false);
+    assert_eq!(q.data_syncs(), 1, "the roll over 7 syncs it");
+
+    let always = tempfile::tempdir().unwrap();
+    let (q, _) = Queue::open(
+        always.path(),
+        QueueOptions {
+            fsync: FsyncPolicy::Always,
+            ..small_segments(10, 2)
+        },
+    )
+    .unwrap();
+    for i in 0..5 {
+        append_one(&q, i, true);
+    }
+    assert_eq!(
+        q.data_syncs(),
+        5,
+        "Always syncs every append, acknowledged or not"
+    );
+}
+
+#[test]
+fn interval_fsync_skips_ticks_when_everything_was_acknowledged() {
+    let tick = Duration::from_millis(50);
+    let tmp = tempfile::tempdir().unwrap();
+    let (q, _) = Queue::open(
+        tmp.path(),
+        QueueOptions {
+            fsync: FsyncPolicy::Interval(tick),
+            ..small_segments(10, 100)
+        },
+    )
+    .unwrap();
+    let synced_beyond = |n: u64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while q.data_syncs() <= n && std::time::Instant::now() < deadline {
+            std::thread::sleep(tick / 5);
+        }
+        q.data_syncs() > n
+    };
+    append_one(&q, 0, false);
+    assert!(synced_beyond(0), "unacknowledged data is synced on a tick");
+    q.read_batch(10, 1 << 20).unwrap();
+    q.commit(0).unwrap();
+    // A tick that took the file before the acknowledgement may still finish its sync.
+    std::thread::sleep(tick * 2);
+    let settled = q.data_syncs();
+    // Data written and acknowledged between ticks: each tick finds the file written to, but
+    // nothing in it unacknowledged. (One tick may fall into the microseconds between an
+    // append and its acknowledgement, hence "at most one".)
+    for i in 1..5 {
+        append_one(&q, i, true);
+        std::thread::sleep(tick * 2);
+    }
+    assert!(
+        q.data_syncs() <= settled + 1,
+        "ticks over acknowledged data synced {} times",
+        q.data_syncs() - settled
+    );
+    let before = q.data_syncs();
+    append_one(&q, 5, false);
+    assert!(
+        synced_beyond(before),
+        "new unacknowledged data is synced again"
+    );
+}
+
 #[test]
 fn dropped_queue_can_be_reopened_at_once() {
     // the interval fsync thread must not keep the directory locked after the last handle

@@ -129,6 +129,8 @@ pub(super) struct State {
     pub tail: MemoryTail,
     /// Data written since the last fsync (only tracked for `FsyncPolicy::Interval`).
     pub dirty: bool,
+    /// How many times segment data was forced to disk (appends, rolls, interval, spares).
+    pub data_syncs: u64,
     /// Whether the spare file (`SPARE_FILE`, an acknowledged segment kept for reuse) exists.
     pub spare: bool,
 }
@@ -164,6 +166,7 @@ impl State {
             frame_buf: Vec::new(),
             tail: MemoryTail::new(0),
             dirty: false,
+            data_syncs: 0,
             spare,
         }
     }
@@ -372,6 +375,7 @@ impl State {
                     path: self.segment_path(at.seg_first),
                     source,
                 })?;
+                self.data_syncs += 1;
             }
         }
         Ok(())
@@ -401,16 +405,26 @@ impl State {
         }
     }
 
-    /// Closes the current segment and starts a new one at `next_seq`.
+    /// Whether some appended record is not acknowledged yet. Records are acknowledged in
+    /// order, so then the newest one (in the active segment) is among them.
+    pub fn holds_unacknowledged(&self) -> bool {
+        self.ack.seq < self.next_seq
+    }
+
+    /// Closes the current segment and starts a new one at `next_seq`. The closed segment is
+    /// synced unless the policy is `Never` or every record in the queue was acknowledged
+    /// already: data the backend has is not worth a disk write (and a sender that keeps up
+    /// then leaves segments to be overwritten or deleted in the page cache, never written).
     fn roll(&mut self) -> Result<(), QueueError> {
         let last = self.last_index();
-        if self.opts.fsync != FsyncPolicy::Never {
+        if self.opts.fsync != FsyncPolicy::Never && self.holds_unacknowledged() {
             let path = self.segment_path(self.segments[last].first_seq);
             self.active
                 .sync_data()
                 .map_err(io_err("fsync segment", &path))?;
-            self.dirty = false;
+            self.data_syncs += 1;
         }
+        self.dirty = false;
         let first_seq = self.next_seq;
         let replaces_last = self.segments[last].first_seq == first_seq;
         if replaces_last {
@@ -810,6 +824,7 @@ impl State {
         self.active
             .sync_data()
             .map_err(io_err("fsync segment", &path))?;
+        self.data_syncs += 1;
         self.dirty = false;
         Ok(())
     }
@@ -817,7 +832,7 @@ impl State {
 
 impl Drop for State {
     fn drop(&mut self) {
-        if self.dirty {
+        if self.dirty && self.holds_unacknowledged() {
             // Best effort: an interval policy promises a bounded window, closing ends it.
             let _ = self.active.sync_data();
         }
@@ -959,8 +974,12 @@ fn reuse_spare(
         .map_err(SpareError::Unusable)?;
     file.write_all_at(&encode_segment_header(first_seq, true), 0)
         .map_err(SpareError::Unusable)?;
-    if fsync != FsyncPolicy::Never {
-        // The header must be on disk before the name is.
+    if fsync == FsyncPolicy::Always {
+        // The header must be on disk before the name is, or recovery after a machine crash
+        // could take records synced since for a stale spare's. Under an interval policy those
+        // records are not promised to the disk before the next tick anyway, which syncs the
+        // header with them; syncing here would also write the spare's old content, whose
+        // records were acknowledged (see `State::roll`).
         file.sync_data().map_err(SpareError::Unusable)?;
     }
     let path = dir.join(segment_file_name(first_seq));
