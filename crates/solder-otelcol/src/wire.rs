@@ -271,8 +271,22 @@ const TABLE_FIELDS: usize = 32;
 /// Table entry for a field whose wire type is not checked.
 const ANY_WIRE_TYPE: u8 = 0xff;
 
-/// The wire type `schema` expects for each field number below [`TABLE_FIELDS`].
-type ItemTable = [u8; TABLE_FIELDS];
+/// What the fast item check does after a field key: skip a varint, 8 bytes, a length-delimited
+/// payload or 4 bytes, or give up (a wire type the schema forbids, a group, an invalid key).
+const STEP_REJECT: u8 = 0;
+const STEP_VARINT: u8 = 1;
+const STEP_I64: u8 = 2;
+const STEP_LEN: u8 = 3;
+const STEP_I32: u8 = 4;
+
+/// One item schema, as the fast item check reads it.
+struct ItemTable {
+    /// The wire type `schema` expects for each field number below [`TABLE_FIELDS`].
+    wire_types: [u8; TABLE_FIELDS],
+    /// The step for every one-byte key (field numbers 1 to 15 with their wire type): nearly
+    /// every field of an item has one, so the common case is one table load per field.
+    one_byte_keys: [u8; 0x80],
+}
 
 static SPAN_TABLE: LazyLock<ItemTable> = LazyLock::new(|| item_table(span_schema));
 static LOG_RECORD_TABLE: LazyLock<ItemTable> = LazyLock::new(|| item_table(log_record_schema));
@@ -285,24 +299,41 @@ static SUMMARY_POINT_TABLE: LazyLock<ItemTable> =
     LazyLock::new(|| item_table(summary_point_schema));
 
 fn item_table(schema: Schema) -> ItemTable {
-    let mut table = [ANY_WIRE_TYPE; TABLE_FIELDS];
-    for (n, slot) in table.iter_mut().enumerate() {
+    let mut wire_types = [ANY_WIRE_TYPE; TABLE_FIELDS];
+    for (n, slot) in wire_types.iter_mut().enumerate() {
         if let Some(wt) = u32::try_from(n).ok().and_then(schema) {
             *slot = wt;
         }
     }
-    table
+    let mut one_byte_keys = [STEP_REJECT; 0x80];
+    for (key, slot) in (0u64..).zip(one_byte_keys.iter_mut()) {
+        *slot = step_for(&wire_types, key);
+    }
+    ItemTable {
+        wire_types,
+        one_byte_keys,
+    }
 }
 
-/// Skip a varint at `*pos` (within `buf[..end]`); `None` where [`read_varint`] would fail.
-#[inline(always)]
-fn varint_fast(buf: &[u8], pos: &mut usize, end: usize) -> Option<u64> {
-    let first = *buf.get(*pos).filter(|_| *pos < end)?;
-    if first < 0x80 {
-        *pos += 1;
-        return Some(u64::from(first));
+/// The step for field key `key` under the rules of [`Fields`] and [`expect`].
+fn step_for(wire_types: &[u8; TABLE_FIELDS], key: u64) -> u8 {
+    let wire_type = (key & 7) as u8;
+    let number = key >> 3;
+    if number == 0 || number >= (1 << 29) {
+        return STEP_REJECT;
     }
-    read_varint(buf, pos, end).ok()
+    if let Some(&expected) = usize::try_from(number).ok().and_then(|n| wire_types.get(n)) {
+        if expected != ANY_WIRE_TYPE && expected != wire_type {
+            return STEP_REJECT;
+        }
+    }
+    match wire_type {
+        VARINT => STEP_VARINT,
+        I64 => STEP_I64,
+        LEN => STEP_LEN,
+        I32 => STEP_I32,
+        _ => STEP_REJECT,
+    }
 }
 
 /// `true` when the fields of `buf[start..end]` are well framed and match `table` under exactly
@@ -310,37 +341,40 @@ fn varint_fast(buf: &[u8], pos: &mut usize, end: usize) -> Option<u64> {
 /// left to the general walker, as is producing the error.
 #[inline]
 fn item_ok(buf: &[u8], start: usize, end: usize, table: &ItemTable) -> bool {
+    // From here on every index below `end` is in bounds.
+    let Some(buf) = buf.get(..end) else {
+        return false;
+    };
     let mut pos = start;
-    while pos < end {
-        let Some(key) = varint_fast(buf, &mut pos, end) else {
-            return false;
+    while let Some(&first) = buf.get(pos) {
+        let step = if first < 0x80 {
+            pos += 1;
+            table.one_byte_keys[usize::from(first)]
+        } else {
+            match read_varint(buf, &mut pos, end) {
+                Ok(key) => step_for(&table.wire_types, key),
+                Err(_) => return false,
+            }
         };
-        let wire_type = (key & 7) as u8;
-        let number = key >> 3;
-        if number == 0 || number >= (1 << 29) {
-            return false;
-        }
-        if let Some(&expected) = table.get(number as usize) {
-            if expected != ANY_WIRE_TYPE && expected != wire_type {
-                return false;
-            }
-        }
-        match wire_type {
-            VARINT => {
-                if varint_fast(buf, &mut pos, end).is_none() {
-                    return false;
+        match step {
+            STEP_VARINT => match buf.get(pos) {
+                Some(b) if *b < 0x80 => pos += 1,
+                _ => {
+                    if read_varint(buf, &mut pos, end).is_err() {
+                        return false;
+                    }
                 }
-            }
-            I64 | I32 => {
-                let n = if wire_type == I64 { 8 } else { 4 };
-                if end - pos < n {
-                    return false;
-                }
-                pos += n;
-            }
-            LEN => {
-                let Some(len) = varint_fast(buf, &mut pos, end) else {
-                    return false;
+            },
+            STEP_LEN => {
+                let len = match buf.get(pos) {
+                    Some(b) if *b < 0x80 => {
+                        pos += 1;
+                        u64::from(*b)
+                    }
+                    _ => match read_varint(buf, &mut pos, end) {
+                        Ok(len) => len,
+                        Err(_) => return false,
+                    },
                 };
                 match usize::try_from(len)
                     .ok()
@@ -350,6 +384,13 @@ fn item_ok(buf: &[u8], start: usize, end: usize, table: &ItemTable) -> bool {
                     Some(e) => pos = e,
                     None => return false,
                 }
+            }
+            STEP_I64 | STEP_I32 => {
+                let n = if step == STEP_I64 { 8 } else { 4 };
+                if end - pos < n {
+                    return false;
+                }
+                pos += n;
             }
             _ => return false,
         }
