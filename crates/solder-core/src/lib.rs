@@ -7,6 +7,7 @@ pub mod consume;
 pub mod health;
 pub mod hint;
 pub mod http;
+pub mod memory;
 pub mod queue;
 pub mod relabel;
 pub mod signals;

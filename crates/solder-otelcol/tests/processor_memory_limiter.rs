@@ -14,12 +14,25 @@ use tokio_util::sync::CancellationToken;
 
 const MIB: u64 = 1024 * 1024;
 
+/// Usage in `.0`; `reclaim` gives back `reclaimable` of it and counts the calls.
 #[derive(Default)]
-struct FakeProbe(AtomicU64);
+struct FakeProbe(AtomicU64, Reclaim);
+
+#[derive(Default)]
+struct Reclaim {
+    reclaimable: AtomicU64,
+    calls: AtomicU64,
+}
 
 impl MemoryProbe for FakeProbe {
     fn used_bytes(&self) -> std::io::Result<u64> {
         Ok(self.0.load(Ordering::SeqCst))
+    }
+
+    fn reclaim(&self) {
+        self.1.calls.fetch_add(1, Ordering::SeqCst);
+        let freed = self.1.reclaimable.swap(0, Ordering::SeqCst);
+        self.0.fetch_sub(freed, Ordering::SeqCst);
     }
 }
 
@@ -139,6 +152,32 @@ fn limits_follow_the_collector() {
             spike: 250 * MIB
         }
     );
+}
+
+#[tokio::test]
+async fn free_memory_is_given_back_before_usage_above_the_soft_limit_counts() {
+    let s = setup(
+        &format!("check_interval = \"1s\"\nlimit = \"100MiB\"\n{OUTPUT}"),
+        0,
+    );
+    let calls = || s.probe.1.calls.load(Ordering::SeqCst);
+    // Below the soft limit (80 MiB): nothing to give back.
+    s.probe.0.store(50 * MIB, Ordering::SeqCst);
+    s.probe.1.reclaimable.store(20 * MIB, Ordering::SeqCst);
+    s.limiter.check_now();
+    assert_eq!(calls(), 0);
+    // Above it, but only because of memory that can be given back: no refusal.
+    s.probe.0.store(90 * MIB, Ordering::SeqCst);
+    s.limiter.check_now();
+    assert_eq!(calls(), 1);
+    assert!(!s.limiter.is_refusing());
+    assert_eq!(s.probe.0.load(Ordering::SeqCst), 70 * MIB);
+    // Above it with little to give back: refused.
+    s.probe.0.store(95 * MIB, Ordering::SeqCst);
+    s.probe.1.reclaimable.store(5 * MIB, Ordering::SeqCst);
+    s.limiter.check_now();
+    assert_eq!(calls(), 2);
+    assert!(s.limiter.is_refusing());
 }
 
 #[tokio::test]

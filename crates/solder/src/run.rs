@@ -63,6 +63,8 @@ fn settings(args: &RunArgs) -> Result<Settings, String> {
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
+    // Before any thread exists: the thresholds apply to every allocation that follows.
+    solder_core::memory::tune_allocator();
     let settings = match settings(&args) {
         Ok(s) => s,
         Err(message) => {

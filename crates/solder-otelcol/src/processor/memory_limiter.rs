@@ -255,7 +255,15 @@ fn write<T>(lock: &RwLock<T>, value: T) {
 impl Shared {
     /// One limit check (the Collector's `CheckMemLimits`).
     fn check(&self) {
-        let used = match self.probe.used_bytes() {
+        let limits = read(&self.limits);
+        let mut reading = self.probe.used_bytes();
+        if reading.as_ref().is_ok_and(|used| *used >= limits.soft()) {
+            // Above the soft limit: give free memory back and judge what remains, as the
+            // Collector collects garbage and reads its statistics again.
+            self.probe.reclaim();
+            reading = self.probe.used_bytes();
+        }
+        let used = match reading {
             Ok(n) => n,
             Err(e) => {
                 // Without a reading, keep the previous decision rather than guess.
@@ -263,7 +271,6 @@ impl Shared {
                 return;
             }
         };
-        let limits = read(&self.limits);
         let above_soft = used >= limits.soft();
         let was_refusing = self.refusing.swap(above_soft, Ordering::AcqRel);
         let cur_mib = used / MIB;

@@ -8,6 +8,10 @@ use std::path::Path;
 /// Reports the memory the process currently uses. Injectable so tests can drive the limiter.
 pub trait MemoryProbe: Send + Sync {
     fn used_bytes(&self) -> io::Result<u64>;
+
+    /// Hands memory the process holds but does not use back to the system, before usage
+    /// above the soft limit is acted on (the Collector runs the garbage collector there).
+    fn reclaim(&self) {}
 }
 
 /// Reads `VmRSS` from `/proc/self/status`.
@@ -20,6 +24,12 @@ impl MemoryProbe for ProcessRss {
         parse_kib_field(&status, "VmRSS:").ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidData, "no VmRSS in /proc/self/status")
         })
+    }
+
+    /// Freed heap blocks stay resident under the allocator's thresholds
+    /// (`solder_core::memory`); they are not usage.
+    fn reclaim(&self) {
+        solder_core::memory::release_free_memory();
     }
 }
 
