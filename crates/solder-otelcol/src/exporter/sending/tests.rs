@@ -66,6 +66,18 @@ impl Sender for Scripted {
     }
 }
 
+/// An exporter's sending machinery in `dir` with the default queue and fast retries.
+fn default_sending(dir: &Path, registry: &prometheus::Registry, sender: SenderRef) -> Sending {
+    Sending::new(
+        &options(dir, registry),
+        "otlp/test".into(),
+        QueueArgs::default(),
+        fast_retry(),
+        sender,
+    )
+    .unwrap()
+}
+
 fn fast_retry() -> RetryArgs {
     RetryArgs {
         initial_interval: GoDuration::from_millis(5),
@@ -183,18 +195,11 @@ async fn queued_payload_is_sent_after_retries_and_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let registry = prometheus::Registry::new();
     let sender = Scripted::new(vec![Err(retryable()), Err(retryable())]);
-    let sending = Sending::new(
-        &options(dir.path(), &registry),
-        "otlp/test".into(),
-        QueueArgs::default(),
-        fast_retry(),
-        sender.clone(),
-    )
-    .unwrap();
+    let sending = default_sending(dir.path(), &registry, sender.clone());
     sending.consume(payload(1, 7)).await.unwrap();
-    // Durable before anything was sent.
+    // The direct send failed: durable before anything was delivered.
     assert_eq!(sending.queue(Signal::Traces).queue.pending_records(), 1);
-    assert_eq!(sender.attempts(), 0);
+    assert_eq!(sender.attempts(), 1);
     let stop = CancellationToken::new();
     let run = tokio::spawn({
         let s = sending.clone();
@@ -219,14 +224,7 @@ async fn permanent_error_drops_and_counts() {
     let dir = tempfile::tempdir().unwrap();
     let registry = prometheus::Registry::new();
     let sender = Scripted::new(vec![Err(ConsumeError::Permanent("bad".into()))]);
-    let sending = Sending::new(
-        &options(dir.path(), &registry),
-        "otlp/test".into(),
-        QueueArgs::default(),
-        fast_retry(),
-        sender.clone(),
-    )
-    .unwrap();
+    let sending = default_sending(dir.path(), &registry, sender.clone());
     let stop = CancellationToken::new();
     let run = tokio::spawn({
         let s = sending.clone();
@@ -260,7 +258,8 @@ async fn full_queue_refuses_and_counts() {
             ..QueueArgs::default()
         },
         fast_retry(),
-        Scripted::new(vec![]),
+        // The first request's direct send fails; the others then queue behind it.
+        Scripted::new(vec![Err(retryable())]),
     )
     .unwrap();
     sending.consume(payload(1, 1)).await.unwrap();
@@ -286,22 +285,15 @@ async fn queued_data_survives_a_restart() {
             "otlp/test".into(),
             QueueArgs::default(),
             fast_retry(),
-            Scripted::new(vec![]),
+            Scripted::new(vec![Err(retryable())]),
         )
         .unwrap();
         sending.consume(payload(9, 2)).await.unwrap();
-        // Dropped without ever running: nothing was sent.
+        // The backend refused the direct send; dropped without ever running the queue.
     }
     let registry = prometheus::Registry::new();
     let sender = Scripted::new(vec![]);
-    let sending = Sending::new(
-        &options(dir.path(), &registry),
-        "otlp/test".into(),
-        QueueArgs::default(),
-        fast_retry(),
-        sender.clone(),
-    )
-    .unwrap();
+    let sending = default_sending(dir.path(), &registry, sender.clone());
     let stop = CancellationToken::new();
     let run = tokio::spawn({
         let s = sending.clone();
@@ -393,7 +385,8 @@ async fn retries_stop_after_max_elapsed_time() {
 async fn block_on_overflow_waits_for_room() {
     let dir = tempfile::tempdir().unwrap();
     let registry = prometheus::Registry::new();
-    let sender = Scripted::new(vec![]);
+    // The first request's direct send fails, so it fills the queue.
+    let sender = Scripted::new(vec![Err(retryable())]);
     let sending = Sending::new(
         &options(dir.path(), &registry),
         "otlp/test".into(),
@@ -428,4 +421,78 @@ async fn block_on_overflow_waits_for_room() {
     );
     stop.cancel();
     run.await.unwrap();
+}
+
+/// Takes `delay` to answer `Ok`.
+struct Slow {
+    delay: Duration,
+    received: Mutex<Vec<OtlpPayload>>,
+}
+
+#[async_trait::async_trait]
+impl Sender for Slow {
+    async fn send(&self, payload: &OtlpPayload) -> Result<(), ConsumeError> {
+        tokio::time::sleep(self.delay).await;
+        lock(&self.received).push(payload.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_backend_that_keeps_up_gets_requests_directly_and_the_queue_stays_unwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = prometheus::Registry::new();
+    let sender = Scripted::new(vec![Ok(()), Err(retryable())]);
+    let sending = default_sending(dir.path(), &registry, sender.clone());
+    let appended = || {
+        let q = &sending.queue(Signal::Traces).queue;
+        q.stats().snapshot().appended_records
+    };
+    // Delivered when `consume` returns, and never written to the queue.
+    sending.consume(payload(1, 2)).await.unwrap();
+    assert_eq!(sender.received(), [payload(1, 2)]);
+    assert_eq!(appended(), 0);
+    assert_eq!(metric(&registry, "otelcol_exporter_sent_spans_total"), 2.0);
+    // A failed direct send queues the request, and the next one goes behind it rather than
+    // past it, until the queue has drained.
+    sending.consume(payload(2, 3)).await.unwrap();
+    sending.consume(payload(3, 4)).await.unwrap();
+    assert_eq!(sender.attempts(), 2);
+    assert_eq!(appended(), 2);
+    let stop = CancellationToken::new();
+    let run = tokio::spawn({
+        let s = sending.clone();
+        let stop = stop.clone();
+        async move { s.run(stop).await }
+    });
+    eventually(|| sending.queue(Signal::Traces).queue.pending_records() == 0).await;
+    sending.consume(payload(4, 5)).await.unwrap();
+    assert_eq!(appended(), 2, "direct again once the queue is empty");
+    assert_eq!(
+        sender.received(),
+        [payload(1, 2), payload(2, 3), payload(3, 4), payload(4, 5)]
+    );
+    assert_eq!(metric(&registry, "otelcol_exporter_sent_spans_total"), 14.0);
+    stop.cancel();
+    run.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_slow_direct_send_gives_way_to_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = prometheus::Registry::new();
+    let sender = Arc::new(Slow {
+        delay: DIRECT_SEND_BUDGET + Duration::from_millis(500),
+        received: Mutex::new(Vec::new()),
+    });
+    let sending = default_sending(dir.path(), &registry, sender.clone());
+    let started = std::time::Instant::now();
+    sending.consume(payload(1, 2)).await.unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited < DIRECT_SEND_BUDGET + Duration::from_millis(400),
+        "{waited:?}"
+    );
+    assert_eq!(sending.queue(Signal::Traces).queue.pending_records(), 1);
+    assert!(lock(&sender.received).is_empty());
 }
