@@ -94,6 +94,8 @@ struct SignalQueue {
     /// touches one cache line per item and cost ~5% of the pass-through CPU. A record without
     /// an entry (appended before a restart, or read before its entry went in) is recounted.
     counts: Mutex<VecDeque<(Seq, u64)>>,
+    /// Until when requests skip the direct send (see [`Sending::send_direct`]).
+    direct_paused_until: Mutex<Option<Instant>>,
 }
 
 /// Most entries [`SignalQueue::counts`] keeps; older ones are forgotten (their records are
@@ -245,6 +247,7 @@ impl Sending {
                 configured: Mutex::new(queue.consumers()),
                 in_flight: Mutex::new(InFlight::default()),
                 counts: Mutex::new(VecDeque::new()),
+                direct_paused_until: Mutex::new(None),
                 room: Notify::new(),
             }))
         };
@@ -595,6 +598,14 @@ fn decode_legacy_record(signal: Signal, record: &bytes::Bytes) -> Option<OtlpPay
 /// caller never waits long on a slow one.
 const DIRECT_SEND_BUDGET: Duration = Duration::from_secs(1);
 
+/// A direct send slower than this pauses direct sends for [`DIRECT_SEND_PAUSE`]: the caller
+/// (a batch processor sends one batch at a time) waits for the backend's answer, so with a
+/// distant or slow backend a direct send would cap throughput at a batch per answer, where the
+/// queue's `num_consumers` senders overlap them. Not lower: a near backend busy decoding a
+/// batch of 8192 spans can take over 100 ms, and each pause costs the queue's disk write.
+const DIRECT_SEND_FAST: Duration = Duration::from_millis(500);
+const DIRECT_SEND_PAUSE: Duration = Duration::from_secs(10);
+
 /// What became of a direct send.
 enum Direct {
     /// Delivered, or refused for good (dropped and counted, as a queued request would be).
@@ -611,16 +622,23 @@ impl Sending {
     /// ~10% of the pass-through CPU). A failed or slow direct send leaves the request in the
     /// queue, so direct sends stop until the queue has drained (no reordering behind a backlog,
     /// and a slow backend does not get every request twice). Direct and queued sends share the
-    /// `num_consumers` permits.
+    /// `num_consumers` permits. A direct send slower than [`DIRECT_SEND_FAST`] pauses them for
+    /// [`DIRECT_SEND_PAUSE`].
     async fn send_direct(&self, settings: &Settings, payload: &OtlpPayload) -> Direct {
         let q = self.queue(payload.signal);
-        if self.inner.stopping.is_cancelled() || q.queue.pending_records() > 0 {
+        let paused = lock(&q.direct_paused_until).is_some_and(|until| Instant::now() < until);
+        if paused || self.inner.stopping.is_cancelled() || q.queue.pending_records() > 0 {
             return Direct::Queue;
         }
         let Ok(_permit) = Arc::clone(&q.consumers).try_acquire_owned() else {
             return Direct::Queue;
         };
-        match tokio::time::timeout(DIRECT_SEND_BUDGET, settings.sender.send(payload)).await {
+        let started = Instant::now();
+        let sent = tokio::time::timeout(DIRECT_SEND_BUDGET, settings.sender.send(payload)).await;
+        if started.elapsed() > DIRECT_SEND_FAST {
+            *lock(&q.direct_paused_until) = Some(Instant::now() + DIRECT_SEND_PAUSE);
+        }
+        match sent {
             Ok(Ok(())) => {
                 self.inner.metrics.sent(payload.signal, payload.items);
                 Direct::Done

@@ -496,3 +496,29 @@ async fn a_slow_direct_send_gives_way_to_the_queue() {
     assert_eq!(sending.queue(Signal::Traces).queue.pending_records(), 1);
     assert!(lock(&sender.received).is_empty());
 }
+
+#[tokio::test]
+async fn a_distant_backend_pauses_direct_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = prometheus::Registry::new();
+    let sender = Arc::new(Slow {
+        delay: DIRECT_SEND_FAST + Duration::from_millis(50),
+        received: Mutex::new(Vec::new()),
+    });
+    let sending = default_sending(dir.path(), &registry, sender.clone());
+    let queue = &sending.queue(Signal::Traces).queue;
+    // Delivered directly, but slowly: the next request goes to the queue (for the caller's
+    // sake) although the queue is empty.
+    sending.consume(payload(1, 2)).await.unwrap();
+    assert_eq!(lock(&sender.received).len(), 1);
+    assert_eq!(queue.pending_records(), 0);
+    let started = std::time::Instant::now();
+    sending.consume(payload(2, 2)).await.unwrap();
+    assert!(
+        started.elapsed() < DIRECT_SEND_FAST,
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(queue.pending_records(), 1);
+    assert_eq!(lock(&sender.received).len(), 1);
+}
