@@ -908,10 +908,9 @@ fn spawn_fsync_thread(
             let Some(state) = state.upgrade() else {
                 return;
             };
-            // Sync a clone of the handle outside the lock so appends are not held up by the
-            // disk.
             // Data written since the last tick whose records were all acknowledged is not
-            // worth a disk write (see `State::roll`).
+            // worth a disk write (see `State::roll`). The sync runs on a clone of the handle,
+            // outside the lock, so appends are not held up by the disk.
             let target = {
                 let mut guard = state.lock().unwrap_or_else(PoisonError::into_inner);
                 let dirty = std::mem::take(&mut guard.dirty);

@@ -280,14 +280,7 @@ async fn queued_data_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     {
         let registry = prometheus::Registry::new();
-        let sending = Sending::new(
-            &options(dir.path(), &registry),
-            "otlp/test".into(),
-            QueueArgs::default(),
-            fast_retry(),
-            Scripted::new(vec![Err(retryable())]),
-        )
-        .unwrap();
+        let sending = default_sending(dir.path(), &registry, Scripted::new(vec![Err(retryable())]));
         sending.consume(payload(9, 2)).await.unwrap();
         // The backend refused the direct send; dropped without ever running the queue.
     }
@@ -429,6 +422,15 @@ struct Slow {
     received: Mutex<Vec<OtlpPayload>>,
 }
 
+impl Slow {
+    fn new(delay: Duration) -> Arc<Slow> {
+        Arc::new(Slow {
+            delay,
+            received: Mutex::new(Vec::new()),
+        })
+    }
+}
+
 #[async_trait::async_trait]
 impl Sender for Slow {
     async fn send(&self, payload: &OtlpPayload) -> Result<(), ConsumeError> {
@@ -481,10 +483,7 @@ async fn a_backend_that_keeps_up_gets_requests_directly_and_the_queue_stays_unwr
 async fn a_slow_direct_send_gives_way_to_the_queue() {
     let dir = tempfile::tempdir().unwrap();
     let registry = prometheus::Registry::new();
-    let sender = Arc::new(Slow {
-        delay: DIRECT_SEND_BUDGET + Duration::from_millis(500),
-        received: Mutex::new(Vec::new()),
-    });
+    let sender = Slow::new(DIRECT_SEND_BUDGET + Duration::from_millis(500));
     let sending = default_sending(dir.path(), &registry, sender.clone());
     let started = std::time::Instant::now();
     sending.consume(payload(1, 2)).await.unwrap();
@@ -501,10 +500,7 @@ async fn a_slow_direct_send_gives_way_to_the_queue() {
 async fn a_distant_backend_pauses_direct_sends() {
     let dir = tempfile::tempdir().unwrap();
     let registry = prometheus::Registry::new();
-    let sender = Arc::new(Slow {
-        delay: DIRECT_SEND_FAST + Duration::from_millis(50),
-        received: Mutex::new(Vec::new()),
-    });
+    let sender = Slow::new(DIRECT_SEND_FAST + Duration::from_millis(50));
     let sending = default_sending(dir.path(), &registry, sender.clone());
     let queue = &sending.queue(Signal::Traces).queue;
     // Delivered directly, but slowly: the next request goes to the queue (for the caller's
