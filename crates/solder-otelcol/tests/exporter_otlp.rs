@@ -261,7 +261,7 @@ fn traces_request(spans: usize, tag: &str) -> ExportTraceServiceRequest {
                 spans: (0..spans)
                     .map(|i| Span {
                         trace_id: vec![1; 16],
-                        span_id: vec![i as u8 + 1; 8],
+                        span_id: vec![(i as u8).wrapping_add(1); 8],
                         name: format!("{tag}-{i}"),
                         attributes: vec![KeyValue {
                             key: "k".into(),
@@ -278,6 +278,15 @@ fn traces_request(spans: usize, tag: &str) -> ExportTraceServiceRequest {
             ..Default::default()
         }],
     }
+}
+
+/// ~3 MiB encoded: hundreds of 16 KiB DATA frames, more than the server's 1 MiB flow-control
+/// window, under tonic's 4 MiB message limit.
+fn large_traces_request(tag: &str) -> ExportTraceServiceRequest {
+    let req = traces_request(30_000, &format!("{tag}-{}", "x".repeat(24)));
+    let len = req.encoded_len();
+    assert!((2 << 20..4 << 20).contains(&len), "{len} bytes");
+    req
 }
 
 fn payload(req: &ExportTraceServiceRequest) -> OtlpPayload {
@@ -391,6 +400,43 @@ async fn zstd_and_uncompressed() {
     }
 }
 
+/// `client.write_buffer_size` gathers h2's frames into larger writes; whatever its size (0:
+/// off, smaller than a frame: every frame bypasses it, the default) requests arrive whole and
+/// in order, one after another on one connection.
+#[tokio::test]
+async fn requests_arrive_whole_through_every_write_buffer_size() {
+    for size in ["0", "1KiB", "64KiB", "512KiB"] {
+        let (server, addr, stop_server) = start_server(any_local(), None).await;
+        let dir = tempfile::tempdir().unwrap();
+        let exp = build(
+            &format!(
+                r#"client {{
+                    endpoint = "{addr}"
+                    compression = "none"
+                    write_buffer_size = "{size}"
+                    tls {{ insecure = true }}
+                }}
+                sending_queue {{ enabled = false }}
+                retry_on_failure {{ enabled = false }}"#
+            ),
+            dir.path(),
+        );
+        let sent = vec![
+            large_traces_request(size),
+            traces_request(3, size),
+            large_traces_request(size),
+        ];
+        for req in &sent {
+            tokio::time::timeout(Duration::from_secs(20), exp.input.consume(payload(req)))
+                .await
+                .unwrap_or_else(|_| panic!("write_buffer_size {size}: the send stalled"))
+                .unwrap();
+        }
+        assert!(server.traces() == sent, "write_buffer_size {size}");
+        stop_server.cancel();
+    }
+}
+
 #[tokio::test]
 async fn unavailable_is_retried_until_success() {
     let (server, addr, stop_server) = start_server(any_local(), None).await;
@@ -481,6 +527,11 @@ async fn tls_with_a_private_ca() {
     let req = traces_request(1, "tls");
     exp.input.consume(payload(&req)).await.unwrap();
     assert_eq!(server.traces(), vec![req.clone()]);
+    // A request of many TLS records, beyond the server's flow-control window, gathered by the
+    // write buffer under TLS.
+    let big = large_traces_request("tls");
+    exp.input.consume(payload(&big)).await.unwrap();
+    assert_eq!(server.traces(), vec![req.clone(), big]);
 
     // Without the CA the server is not trusted: the send fails (retryable: UNAVAILABLE).
     let dir2 = tempfile::tempdir().unwrap();
@@ -494,7 +545,7 @@ async fn tls_with_a_private_ca() {
         dir2.path(),
     );
     assert!(untrusted.input.consume(payload(&req)).await.is_err());
-    assert_eq!(server.traces().len(), 1);
+    assert_eq!(server.traces().len(), 2);
     stop_server.cancel();
 }
 

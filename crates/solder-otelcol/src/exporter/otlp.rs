@@ -7,9 +7,12 @@
 //! balancer_name = "round_robin", write_buffer_size = "512KiB", read_buffer_size,
 //! wait_for_ready }`, `sending_queue`, `retry_on_failure`, `debug_metrics`.
 //!
-//! TLS is on unless `client.tls.insecure = true`. `read_buffer_size`/`write_buffer_size` are
-//! socket tuning for grpc-go and are accepted without effect (tonic sizes its buffers itself).
+//! TLS is on unless `client.tls.insecure = true`. `write_buffer_size` is the connection's write
+//! buffer, as in grpc-go (`coalesce`: h2's frames of one pass go out in one write of at most
+//! that size; 0 writes each frame as it comes). `read_buffer_size` is grpc-go's read buffer and
+//! is accepted without effect (h2 sizes its reads itself).
 
+mod coalesce;
 mod codec;
 mod connect;
 mod status;
@@ -216,7 +219,8 @@ impl GrpcSender {
             .parse()
             .map_err(|e| format!("client > authority {authority:?}: {e}"))?;
         endpoint = endpoint.origin(origin);
-        let channel = if tls {
+        let write_buffer_size = usize::try_from(c.write_buffer_size.0).unwrap_or(usize::MAX);
+        let connector = if tls {
             let config = c
                 .tls
                 .client_config()
@@ -228,10 +232,11 @@ impl GrpcSender {
                 ),
                 None => None,
             };
-            endpoint.connect_with_connector_lazy(connect::TlsTcpConnector::new(config, name))
+            connect::Connector::tls(write_buffer_size, config, name)
         } else {
-            endpoint.connect_lazy()
+            connect::Connector::plain(write_buffer_size)
         };
+        let channel = endpoint.connect_with_connector_lazy(connector);
         Ok(GrpcSender {
             id: id.to_string(),
             channel,
