@@ -1,7 +1,7 @@
 //! `otelcol.exporter.otlp`: sends OTLP over gRPC (alloy-spec.md §2.20).
 //!
-//! The payload's encoded `Export*ServiceRequest` bytes go on the wire unchanged through a raw
-//! bytes codec (no prost decode/encode). Arguments follow Alloy's
+//! The payload's encoded `Export*ServiceRequest` bytes go on the wire unchanged: no prost, and
+//! no copy into an encode buffer (`call.rs`). Arguments follow Alloy's
 //! `internal/component/otelcol/exporter/otlp` and `otelcol.GRPCClientArguments`: `timeout`
 //! (5s), `client { endpoint, compression = "gzip", tls, keepalive, headers, auth, authority,
 //! balancer_name = "round_robin", write_buffer_size = "512KiB", read_buffer_size,
@@ -12,6 +12,7 @@
 //! that size; 0 writes each frame as it comes). `read_buffer_size` is grpc-go's read buffer and
 //! is accepted without effect (h2 sizes its reads itself).
 
+mod call;
 mod coalesce;
 mod codec;
 mod connect;
@@ -23,7 +24,6 @@ use crate::exporter::sending::{
     log_partial_success, QueueArgs, RetryArgs, Sender, SenderRef, SendingExporter, SendingProtocol,
 };
 use crate::tls::TlsClientSettings;
-use codec::RawCodec;
 use serde::Deserialize;
 use solder_core::consume::ConsumeError;
 use solder_core::signals::otlp::{OtlpPayload, Signal};
@@ -31,7 +31,6 @@ use solder_core::{Registry, Typed};
 use solder_syntax::types::{ByteSize, CapsuleOf, GoDuration};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::{AsciiMetadataValue, MetadataKey, MetadataMap};
 use tonic::transport::{Channel, Endpoint};
@@ -184,10 +183,10 @@ fn grpc_path(signal: Signal) -> http::uri::PathAndQuery {
 pub struct GrpcSender {
     id: String,
     channel: Channel,
-    compression: Option<CompressionEncoding>,
-    headers: MetadataMap,
+    call: call::CallSettings,
+    /// The configured `headers`.
+    headers: http::HeaderMap,
     auth: Option<AuthHandlerRef>,
-    timeout: Duration,
 }
 
 impl GrpcSender {
@@ -240,74 +239,66 @@ impl GrpcSender {
         Ok(GrpcSender {
             id: id.to_string(),
             channel,
-            compression: compression(&c.compression)?,
-            headers: metadata(&c.headers)?,
+            call: call::CallSettings {
+                compression: compression(&c.compression)?,
+                timeout: args.timeout.0,
+            },
+            headers: metadata(&c.headers)?.into_headers(),
             auth: c.auth.as_ref().map(|a| Arc::clone(&a.0)),
-            timeout: args.timeout.0,
         })
     }
 
-    fn request(&self, payload: &OtlpPayload) -> Result<tonic::Request<bytes::Bytes>, ConsumeError> {
-        let mut req = tonic::Request::new(payload.encoded.clone());
-        if !self.timeout.is_zero() {
-            req.set_timeout(self.timeout);
-        }
-        let md = req.metadata_mut();
-        for kv in self.headers.iter() {
-            if let tonic::metadata::KeyAndValueRef::Ascii(k, v) = kv {
-                md.insert(k.clone(), v.clone());
-            }
-        }
+    /// The configured headers plus the auth extension's, for one call.
+    fn call_headers(&self) -> Result<http::HeaderMap, ConsumeError> {
+        let mut headers = self.headers.clone();
         if let Some(auth) = &self.auth {
-            let headers = auth.client_headers().map_err(|e| ConsumeError::Retryable {
+            let extra = auth.client_headers().map_err(|e| ConsumeError::Retryable {
                 message: format!("auth: {e}"),
                 retry_after: None,
             })?;
-            for (name, value) in headers {
-                let key = MetadataKey::from_bytes(name.as_str().as_bytes());
-                let val = AsciiMetadataValue::try_from(value.as_bytes());
-                if let (Ok(key), Ok(val)) = (key, val) {
-                    md.insert(key, val);
-                }
+            for (name, value) in extra {
+                headers.insert(name, value);
             }
         }
-        Ok(req)
+        Ok(headers)
     }
 }
 
 #[async_trait::async_trait]
 impl Sender for GrpcSender {
     async fn send(&self, payload: &OtlpPayload) -> Result<(), ConsumeError> {
-        let mut grpc = tonic::client::Grpc::new(self.channel.clone())
-            .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd);
-        if let Some(c) = self.compression {
-            grpc = grpc.send_compressed(c);
-        }
-        let request = self.request(payload)?;
+        let headers = self.call_headers()?;
         let call = async {
-            grpc.ready().await.map_err(|e| ConsumeError::Retryable {
-                message: format!("connecting: {e}"),
-                retry_after: None,
-            })?;
-            grpc.unary(request, grpc_path(payload.signal), RawCodec)
-                .await
-                .map_err(|s| status::classify(&s))
+            call::unary(
+                self.channel.clone(),
+                grpc_path(payload.signal),
+                payload.encoded.clone(),
+                headers,
+                &self.call,
+            )
+            .await
+            .map_err(|e| match e {
+                call::CallError::Connecting(e) => ConsumeError::Retryable {
+                    message: format!("connecting: {e}"),
+                    retry_after: None,
+                },
+                call::CallError::Status(s) => status::classify(&s),
+            })
         };
-        let response = if self.timeout.is_zero() {
+        let response = if self.call.timeout.is_zero() {
             call.await?
         } else {
-            tokio::time::timeout(self.timeout, call)
+            tokio::time::timeout(self.call.timeout, call)
                 .await
                 .map_err(|_| ConsumeError::Retryable {
                     message: format!(
                         "rpc error: code = DeadlineExceeded desc = no response within {:?}",
-                        self.timeout
+                        self.call.timeout
                     ),
                     retry_after: None,
                 })??
         };
-        log_partial_success(&self.id, payload.signal, response.get_ref());
+        log_partial_success(&self.id, payload.signal, &response);
         Ok(())
     }
 }
