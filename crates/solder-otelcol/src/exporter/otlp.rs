@@ -197,8 +197,7 @@ impl GrpcSender {
         let target = target(&c.endpoint)?;
         let tls = !c.tls.insecure;
         let mut endpoint = Endpoint::from_shared(format!("http://{target}"))
-            .map_err(|e| format!("client > endpoint: {e}"))?
-            .tcp_nodelay(true);
+            .map_err(|e| format!("client > endpoint: {e}"))?;
         if let Some(k) = &c.keepalive {
             if !k.ping_wait.0.is_zero() {
                 endpoint = endpoint.http2_keep_alive_interval(k.ping_wait.0);

@@ -82,6 +82,8 @@ impl tower::Service<http::Uri> for Connector {
                 .port_u16()
                 .unwrap_or(if tls.is_some() { 443 } else { 80 });
             let tcp = TcpStream::connect((host.as_str(), port)).await?;
+            // The channel's own TCP options apply only to tonic's connector; this is it here.
+            // Nagle would hold back the tail of every write the write buffer makes.
             let _ = tcp.set_nodelay(true);
             let tcp = Coalescing::new(tcp, write_buffer_size);
             let Some(tls) = tls else {
