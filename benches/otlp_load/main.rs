@@ -6,7 +6,8 @@
 //!
 //! Usage (after `cargo build --release -p solder`):
 //!   cargo run --release -p solder-benches --bin otlp-load -- [--solder target/release/solder]
-//!     [--attributes] [--no-queue] [--compression none|gzip] [--rate SPANS_PER_S (0 = flat out)]
+//!     [--attributes] [--no-queue] [--tls] [--compression none|gzip]
+//!     [--rate SPANS_PER_S (0 = flat out)]
 //!     [--duration 15] [--warmup 3] [--connections 4] [--batch 500]
 //!     [--solder-cpu 0] [--load-cpu 1]
 //! Prints one human summary and one JSON line.
@@ -28,6 +29,9 @@ struct Opts {
     attributes: bool,
     /// `sending_queue { enabled = false }`: the exporter sends synchronously, no durable queue.
     no_queue: bool,
+    /// The backend serves TLS (a certificate from a CA made for the run) and the exporter
+    /// verifies it, as with a hosted Tempo.
+    tls: bool,
     gzip: bool,
     rate: u64,
     duration: u64,
@@ -56,6 +60,7 @@ fn parse() -> Result<Opts, BoxError> {
         solder: get("solder", "target/release/solder"),
         attributes: flags.iter().any(|f| f == "attributes"),
         no_queue: flags.iter().any(|f| f == "no-queue"),
+        tls: flags.iter().any(|f| f == "tls"),
         gzip: match get("compression", "none").as_str() {
             "none" => false,
             "gzip" => true,
@@ -75,7 +80,8 @@ fn free_port() -> Result<u16, BoxError> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn config(grpc: u16, sink: u16, o: &Opts) -> String {
+/// `ca_file`: the CA that signed the backend's certificate, when the backend serves TLS.
+fn config(grpc: u16, sink: u16, ca_file: Option<&std::path::Path>, o: &Opts) -> String {
     let (attributes, gzip) = (o.attributes, o.gzip);
     let first = if attributes {
         "otelcol.processor.attributes.a.input"
@@ -118,6 +124,13 @@ otelcol.processor.attributes "a" {
     } else {
         ""
     };
+    let (host, tls) = match ca_file {
+        Some(ca) => (
+            "localhost",
+            format!("ca_file = {:?}", ca.display().to_string()),
+        ),
+        None => ("127.0.0.1", "insecure = true".to_string()),
+    };
     format!(
         r#"
 otelcol.receiver.otlp "in" {{
@@ -140,10 +153,10 @@ otelcol.processor.batch "b" {{
 
 otelcol.exporter.otlp "out" {{
   client {{
-    endpoint    = "127.0.0.1:{sink}"
+    endpoint    = "{host}:{sink}"
     compression = "{compression}"
     tls {{
-      insecure = true
+      {tls}
     }}
   }}{queue}
 }}
@@ -215,16 +228,25 @@ fn main() -> Result<(), BoxError> {
 }
 
 async fn run(o: Opts) -> Result<(), BoxError> {
+    let dir = tempfile::tempdir()?;
+    let pki = if o.tls { Some(sink::Pki::new()?) } else { None };
+    let ca_file = match &pki {
+        Some(p) => {
+            let path = dir.path().join("ca.pem");
+            std::fs::write(&path, &p.ca_pem)?;
+            Some(path)
+        }
+        None => None,
+    };
     let stats = Arc::new(sink::Stats::default());
     let sink_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let sink_port = sink_listener.local_addr()?.port();
-    tokio::spawn(sink::serve(sink_listener, Arc::clone(&stats)));
+    tokio::spawn(sink::serve(sink_listener, Arc::clone(&stats), pki));
 
-    let dir = tempfile::tempdir()?;
     let grpc_port = free_port()?;
     let admin_port = free_port()?;
     let cfg = dir.path().join("config.alloy");
-    std::fs::write(&cfg, config(grpc_port, sink_port, &o))?;
+    std::fs::write(&cfg, config(grpc_port, sink_port, ca_file.as_deref(), &o))?;
     let child = Command::new("taskset")
         .args(["-c", &o.solder_cpu, &o.solder, "run"])
         .arg(&cfg)
@@ -351,7 +373,7 @@ async fn run(o: Opts) -> Result<(), BoxError> {
         stats.spans.load(Ordering::Relaxed),
     );
     println!(
-        "pipeline={} compression={} target_rate={} : {:.0} spans/s received, solder CPU {:.1}% of a core \
+        "pipeline={} compression={} tls={} target_rate={} : {:.0} spans/s received, solder CPU {:.1}% of a core \
          => {:.0} spans/s per solder core; latency p50 {:.1} ms p99 {:.1} ms; RSS idle {:.1} MiB, \
          steady {:.1} MiB, peak {:.1} MiB; sent {} received {} errors {}; {:.0} B per span \
          ({:.1} MB/s)",
@@ -361,6 +383,7 @@ async fn run(o: Opts) -> Result<(), BoxError> {
             (false, true) => "receiver>batch>exporter(no sending_queue)",
         },
         if o.gzip { "gzip" } else { "none" },
+        o.tls,
         o.rate,
         rate,
         cpu * 100.0,
@@ -377,11 +400,12 @@ async fn run(o: Opts) -> Result<(), BoxError> {
         rate * bytes_per_span / 1e6,
     );
     println!(
-        "{{\"attributes\":{},\"gzip\":{},\"target_rate\":{},\"spans_per_s\":{:.0},\"solder_cpu\":{:.4},\
+        "{{\"attributes\":{},\"gzip\":{},\"tls\":{},\"target_rate\":{},\"spans_per_s\":{:.0},\"solder_cpu\":{:.4},\
          \"p50_ms\":{:.2},\"p99_ms\":{:.2},\"rss_idle_kib\":{},\"rss_steady_kib\":{},\"rss_peak_kib\":{},\
          \"sent\":{},\"received\":{},\"errors\":{}}}",
         o.attributes,
         o.gzip,
+        o.tls,
         o.rate,
         rate,
         cpu,

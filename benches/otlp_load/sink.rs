@@ -68,16 +68,49 @@ impl TraceService for Counting {
     }
 }
 
-/// Serve on `listener` until the runtime ends.
+/// A CA made for one run and the backend's certificate for `localhost`, signed by it.
+pub struct Pki {
+    pub ca_pem: String,
+    cert_pem: String,
+    key_pem: String,
+}
+
+impl Pki {
+    pub fn new() -> Result<Pki, rcgen::Error> {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate()?;
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca_params.self_signed(&ca_key)?;
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate()?;
+        let cert =
+            CertificateParams::new(vec!["localhost".to_string()])?.signed_by(&key, &issuer)?;
+        Ok(Pki {
+            ca_pem: ca_cert.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+}
+
+/// Serve on `listener` until the runtime ends, with TLS when `pki` is given.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     stats: Arc<Stats>,
+    pki: Option<Pki>,
 ) -> Result<(), tonic::transport::Error> {
     let svc = TraceServiceServer::new(Counting(stats))
         .accept_compressed(CompressionEncoding::Gzip)
         .accept_compressed(CompressionEncoding::Zstd)
         .max_decoding_message_size(256 * 1024 * 1024);
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(p) = pki {
+        let identity = tonic::transport::Identity::from_pem(p.cert_pem, p.key_pem);
+        builder =
+            builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    builder
         .add_service(svc)
         .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
         .await
