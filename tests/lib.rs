@@ -42,13 +42,54 @@ pub fn solder_bin() -> PathBuf {
     bin
 }
 
-/// A loopback port that was free a moment ago.
+/// Where test processes claim ports: one lock file per port.
+const PORT_CLAIMS: &str = "solder-test-ports";
+/// The ports handed out: 20000..32000, below the kernel's ephemeral range (32768–60999 by
+/// default), so no `bind(0)` and no outgoing connection anywhere in the run can be given one.
+const PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A free loopback port that stays this test's until the test process exits.
+///
+/// nextest runs tests as processes side by side, and a port is picked here but bound later by a
+/// child (solder, Prometheus, node_exporter). A port that was merely free a moment ago (the old
+/// `bind(0)` then close) could be handed to another test in between: a test once sent OTLP to
+/// another test's Prometheus. So each port is claimed with an exclusive lock on a file named
+/// after it, held until this process exits, and checked free with a bind.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static CLAIMED: Mutex<Vec<(u16, std::fs::File)>> = Mutex::new(Vec::new());
+    let dir = std::env::temp_dir().join(PORT_CLAIMS);
+    std::fs::create_dir_all(&dir).expect("port claim directory");
+    let span = PORTS.end - PORTS.start;
+    // Processes start their search at different places, so they rarely contend.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let offset = ((std::process::id() ^ nanos) % u32::from(span)) as u16;
+    let mut claimed = CLAIMED.lock().unwrap_or_else(|e| e.into_inner());
+    for i in 0..span {
+        let port = PORTS.start + (offset + i) % span;
+        if claimed.iter().any(|(p, _)| *p == port) {
+            continue;
+        }
+        let Ok(file) = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(port.to_string()))
+        else {
+            continue;
+        };
+        if file.try_lock().is_err() {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        claimed.push((port, file));
+        return port;
+    }
+    panic!("no free loopback port in {PORTS:?}");
 }
 
 /// Poll `f` every 50ms until it returns `Some` or `deadline` passes.
@@ -336,7 +377,7 @@ pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f
 
 #[cfg(test)]
 mod tests {
-    use super::metric_value;
+    use super::*;
 
     #[test]
     fn finds_series_by_labels() {
@@ -346,5 +387,23 @@ mod tests {
         assert_eq!(metric_value(text, "y", &[]), Some(5.0));
         assert_eq!(metric_value(text, "x", &[("a", "7")]), None);
         assert_eq!(metric_value(text, "z", &[]), None);
+    }
+
+    #[test]
+    fn claimed_ports_are_distinct_outside_the_ephemeral_range_and_held() {
+        let a = free_port();
+        let b = free_port();
+        assert_ne!(a, b);
+        for p in [a, b] {
+            assert!(PORTS.contains(&p), "{p}");
+            // Another open of the claim file (as another test process would make) cannot
+            // take the lock while this process holds it.
+            let other =
+                std::fs::File::open(std::env::temp_dir().join(PORT_CLAIMS).join(p.to_string()))
+                    .unwrap();
+            assert!(other.try_lock().is_err(), "port {p} is not held");
+            // And the port itself is free for the child that will bind it.
+            TcpListener::bind(("127.0.0.1", p)).unwrap();
+        }
     }
 }

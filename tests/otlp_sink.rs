@@ -200,9 +200,10 @@ pub struct OtlpSink {
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
 impl OtlpSink {
-    /// Serve on a free loopback port.
+    /// Serve on a free loopback port, claimed for this test (`free_port`), so that
+    /// [`OtlpSink::restart`] after an outage finds it still unused.
     pub fn start() -> OtlpSink {
-        OtlpSink::start_on(0)
+        OtlpSink::start_on(crate::free_port())
     }
 
     /// Serve on `127.0.0.1:port` (0 picks one).
