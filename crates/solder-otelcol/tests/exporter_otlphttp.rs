@@ -508,10 +508,9 @@ async fn https_with_a_private_ca() {
 
 #[tokio::test]
 async fn queued_data_is_delivered_by_the_next_instance() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // A port claimed for this test and not bound: nothing listens there while the first
+    // instance lives, and no parallel test's listener can take it before the server does.
+    let port = solder_e2e::free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let body = format!(
         r#"client {{ endpoint = "http://{addr}" }}
