@@ -29,7 +29,6 @@ use solder_core::signals::otlp::{OtlpPayload, Signal};
 use solder_core::{error_chain, Registry, Typed};
 use solder_syntax::types::{ByteSize, CapsuleOf, GoDuration};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
 
 fn default_compression() -> String {
@@ -312,14 +311,8 @@ impl HttpSender {
         };
         let compressed = match self.compression {
             Compression::None => return Ok(raw),
-            Compression::Gzip(level) => {
-                let mut enc = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(raw.len() / 4),
-                    flate2::Compression::new(level),
-                );
-                enc.write_all(&raw).and_then(|()| enc.finish())
-            }
-            Compression::Zstd(level) => zstd::bulk::compress(&raw, level),
+            Compression::Gzip(level) => crate::exporter::compress::gzip(&raw, level),
+            Compression::Zstd(level) => crate::exporter::compress::zstd(&raw, level),
         };
         compressed
             .map(bytes::Bytes::from)

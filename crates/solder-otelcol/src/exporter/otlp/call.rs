@@ -18,7 +18,6 @@ use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri, Version};
 use http_body::{Body, Frame, SizeHint};
 use std::convert::Infallible;
-use std::io::Write;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -189,19 +188,15 @@ fn response_encoding(headers: &HeaderMap) -> Result<Option<CompressionEncoding>,
 
 /// Compresses a message at the levels tonic uses by default (gzip 6, zstd 3).
 fn compress(encoding: CompressionEncoding, message: &[u8]) -> Result<Bytes, Status> {
-    let failed = |e: std::io::Error| Status::internal(format!("compressing the request: {e}"));
     let compressed = match encoding {
         CompressionEncoding::Zstd => {
-            zstd::stream::encode_all(message, zstd::DEFAULT_COMPRESSION_LEVEL).map_err(failed)?
+            crate::exporter::compress::zstd(message, zstd::DEFAULT_COMPRESSION_LEVEL)
         }
-        _ => {
-            let out = Vec::with_capacity(message.len() / 4 + 64);
-            let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::new(6));
-            enc.write_all(message).map_err(failed)?;
-            enc.finish().map_err(failed)?
-        }
+        _ => crate::exporter::compress::gzip(message, 6),
     };
-    Ok(Bytes::from(compressed))
+    compressed
+        .map(Bytes::from)
+        .map_err(|e| Status::internal(format!("compressing the request: {e}")))
 }
 
 /// A request body of two chunks: the gRPC message prefix, then the message.

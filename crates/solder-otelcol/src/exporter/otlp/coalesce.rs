@@ -47,11 +47,6 @@ impl<S> Coalescing<S> {
     fn pending(&self) -> usize {
         self.buf.len() - self.written
     }
-
-    #[cfg(test)]
-    pub(crate) fn get_ref(&self) -> &S {
-        &self.inner
-    }
 }
 
 impl<S: AsyncWrite + Unpin> Coalescing<S> {
@@ -84,13 +79,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Coalescing<S> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if !ready!(this.poll_room(cx, data.len()))? {
-            return Pin::new(&mut this.inner).poll_write(cx, data);
-        }
-        this.buf.extend_from_slice(data);
-        this.fresh = true;
-        Poll::Ready(Ok(data.len()))
+        self.poll_write_vectored(cx, &[IoSlice::new(data)])
     }
 
     fn poll_write_vectored(
@@ -274,7 +263,7 @@ mod tests {
         h.frame(b"h2", b"second");
         h.frame(b"h3", b"third");
         assert!(
-            h.stream.get_ref().writes.is_empty(),
+            h.socket().writes.is_empty(),
             "deferred while frames keep coming"
         );
         assert_eq!(
